@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "LocoLLM",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "LocoLLM", targets: ["LocoLLM"]),
+        .library(name: "GGUFFormat", targets: ["GGUFFormat"]),
+        .executable(name: "loco", targets: ["loco"]),
+        .executable(name: "gguf-inspect", targets: ["gguf-inspect"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C, internal: SIMD inner loops with runtime CPU dispatch and scalar fallbacks.
+        .target(name: "CKernels"),
+        // Debian's libopenblas-dev.
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "GGUFFormat"),
+        .target(name: "LocoLLM", dependencies: ["GGUFFormat"]),
+        .executableTarget(
+            name: "loco",
+            dependencies: [
+                "LocoLLM",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "gguf-inspect", dependencies: ["LocoLLM"], path: "Examples/gguf-inspect"),
+
+        .target(name: "LocoTestSupport", dependencies: ["GGUFFormat"], path: "Tests/LocoTestSupport"),
+        .testTarget(
+            name: "GGUFFormatTests",
+            dependencies: ["GGUFFormat", "LocoTestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "LocoLLMTests", dependencies: ["LocoLLM", "LocoTestSupport"]),
+        .testTarget(name: "CBLASTests", dependencies: ["CBLAS", "CKernels"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

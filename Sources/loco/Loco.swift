@@ -1,0 +1,18 @@
+import ArgumentParser
+import Foundation
+import LocoLLM
+
+@main
+struct Loco: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loco",
+        abstract: "Run, inspect and measure small quantized language models.",
+        subcommands: [Inspect.self]
+    )
+}
+
+/// Prints `error` to standard error and exits with status 1.
+func fail(_ error: any Error) -> ExitCode {
+    FileHandle.standardError.write(Data("loco: \(error)\n".utf8))
+    return ExitCode(1)
+}
