@@ -15,15 +15,15 @@ let package = Package(
     ],
     targets: [
         // C, internal: SIMD inner loops with runtime CPU dispatch and scalar fallbacks.
-        .target(name: "CKernels"),
+        .target(name: "CKernels", exclude: ["README.md"]),
         // Debian's libopenblas-dev.
         .systemLibrary(
             name: "CBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "GGUFFormat"),
-        .target(name: "LocoLLM", dependencies: ["GGUFFormat"]),
+        .target(name: "GGUFFormat", exclude: ["README.md"]),
+        .target(name: "LocoLLM", dependencies: ["GGUFFormat"], exclude: ["README.md"]),
         .executableTarget(
             name: "loco",
             dependencies: [
@@ -33,13 +33,14 @@ let package = Package(
         ),
         .executableTarget(name: "gguf-inspect", dependencies: ["LocoLLM"], path: "Examples/gguf-inspect"),
 
-        .target(name: "LocoTestSupport", dependencies: ["GGUFFormat"], path: "Tests/LocoTestSupport"),
+        // Test helpers only tests import: repository paths, fixtures, running the Python peers.
+        .target(name: "LocoTestSupport", dependencies: ["LocoLLM"], path: "Tests/LocoTestSupport"),
         .testTarget(
             name: "GGUFFormatTests",
             dependencies: ["GGUFFormat", "LocoTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "LocoLLMTests", dependencies: ["LocoLLM", "LocoTestSupport"]),
+        .testTarget(name: "LocoLLMTests", dependencies: ["LocoLLM", "LocoTestSupport", "loco", "gguf-inspect"]),
         .testTarget(name: "CBLASTests", dependencies: ["CBLAS", "CKernels"]),
     ],
     swiftLanguageModes: [.v6]

@@ -92,9 +92,8 @@ public struct GGUFWriter: Sendable {
         let output = try AtomicFileOutput(destination: path)
         do {
             try output.write(header)
-            if !placed.isEmpty {
-                try output.writeZeros(GGUFFile.padded(header.count, alignment).0 - header.count)
-            }
+            // Padding before the data section is written even without tensors, as gguf-py does.
+            try output.writeZeros(GGUFFile.padded(header.count, alignment).0 - header.count)
             for (i, tensor) in placed.enumerated() {
                 let before = output.bytesWritten
                 try data(tensor, GGUFDataSink(output: output))
