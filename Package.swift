@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "LocoLLM", targets: ["LocoLLM"]),
         .library(name: "GGUFFormat", targets: ["GGUFFormat"]),
+        .library(name: "Quantization", targets: ["Quantization"]),
         .executable(name: "loco", targets: ["loco"]),
         .executable(name: "gguf-inspect", targets: ["gguf-inspect"]),
     ],
@@ -23,7 +24,8 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "GGUFFormat", exclude: ["README.md"]),
-        .target(name: "LocoLLM", dependencies: ["GGUFFormat"], exclude: ["README.md"]),
+        .target(name: "Quantization", dependencies: ["GGUFFormat", "CKernels"], exclude: ["README.md"]),
+        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization"], exclude: ["README.md"]),
         .executableTarget(
             name: "loco",
             dependencies: [
@@ -38,6 +40,11 @@ let package = Package(
         .testTarget(
             name: "GGUFFormatTests",
             dependencies: ["GGUFFormat", "LocoTestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "QuantizationTests",
+            dependencies: ["Quantization", "CKernels", "LocoTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "LocoLLMTests", dependencies: ["LocoLLM", "LocoTestSupport", "loco", "gguf-inspect"]),

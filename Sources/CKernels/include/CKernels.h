@@ -35,6 +35,13 @@ void loco_bf16_to_f32_row(const uint16_t *src, float *dst, size_t count);
 /// The portable scalar conversion the SIMD variants are checked against.
 float loco_f16_to_f32_scalar(uint16_t h);
 
+/// binary32 -> binary16, rounded to nearest even (ggml's GGML_FP32_TO_FP16 with F16C); NaNs
+/// become quiet NaNs keeping the sign and the top payload bits.
+void loco_f32_to_f16_row(const float *src, uint16_t *dst, size_t count);
+uint16_t loco_f32_to_f16_scalar(float f);
+/// binary32 -> bfloat16, rounded to nearest even, NaNs forced quiet (ggml_compute_fp32_to_bf16).
+void loco_f32_to_bf16_row(const float *src, uint16_t *dst, size_t count);
+
 #ifdef __cplusplus
 }
 #endif
