@@ -34,6 +34,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "gguf-inspect", dependencies: ["LocoLLM"], path: "Examples/gguf-inspect"),
+        .executableTarget(name: "quantize", dependencies: ["LocoLLM"], path: "Examples/quantize"),
+        // Row-kernel throughput; CKernels is internal, so this benchmark lives in this package.
+        .executableTarget(name: "kernel-benchmark", dependencies: ["CKernels"], path: "Benchmarks/Sources/kernel-benchmark"),
 
         // Test helpers only tests import: repository paths, fixtures, running the Python peers.
         .target(name: "LocoTestSupport", dependencies: ["LocoLLM"], path: "Tests/LocoTestSupport"),

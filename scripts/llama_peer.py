@@ -8,6 +8,9 @@
         (rows = positions) to OUT, or prints a JSON summary (shape, argmax per position).
     python3 scripts/llama_peer.py same-logits FILE_A FILE_B --tokens 1,2,3
         Prints JSON with the largest absolute logit difference between two models.
+    python3 scripts/llama_peer.py quantize IN OUT FTYPE [--allow-requantize] [--pure] [--threads N]
+        Runs llama.cpp's quantizer (llama_model_quantize, no importance matrix); FTYPE is a
+        llama_ftype number. Prints JSON with the status.
 
 Settings follow ../shared/PEERS.md: F32 KV cache, flash attention off, one thread pool of
 OPENBLAS_NUM_THREADS=1, so the numbers are comparable across runs.
@@ -47,6 +50,13 @@ def main():
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--tokens", required=True)
+    p = sub.add_parser("quantize")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("ftype", type=int)
+    p.add_argument("--allow-requantize", action="store_true")
+    p.add_argument("--pure", action="store_true")
+    p.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
 
     if args.command == "load":
@@ -59,6 +69,16 @@ def main():
         if args.out:
             out.astype("<f4").tofile(args.out)
         json.dump({"shape": list(out.shape), "argmax": [int(i) for i in out.argmax(axis=1)]}, sys.stdout)
+    elif args.command == "quantize":
+        import llama_cpp
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = args.ftype
+        params.allow_requantize = args.allow_requantize
+        params.pure = args.pure
+        params.nthread = args.threads
+        status = llama_cpp.llama_model_quantize(args.input.encode(), args.output.encode(), params)
+        json.dump({"status": int(status)}, sys.stdout)
+        sys.exit(0 if status == 0 else 1)
     elif args.command == "same-logits":
         tokens = [int(t) for t in args.tokens.split(",")]
         a, _ = logits(args.a, tokens)

@@ -18,7 +18,8 @@ static uint32_t detect(void) {
 
 static uint32_t detected = 0;
 static int detected_once = 0;
-static volatile uint32_t feature_mask = 0xFFFFFFFFu;
+// Per thread, so a test that lowers it to run one variant does not change what other threads run.
+static _Thread_local uint32_t feature_mask = 0xFFFFFFFFu;
 
 uint32_t loco_cpu_features(void) {
     if (!__atomic_load_n(&detected_once, __ATOMIC_ACQUIRE)) {

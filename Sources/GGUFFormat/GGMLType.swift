@@ -64,7 +64,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, Codable {
         case .q5_0: 22
         case .q5_1: 24
         case .q8_0: 34
-        case .q8_1: 40
+        case .q8_1: 36  // ggml's block_q8_1: d, s (halves) + 32 quants; gguf-py's table still says 40
         case .q2_K: 84
         case .q3_K: 110
         case .q4_K: 144

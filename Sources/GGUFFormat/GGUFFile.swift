@@ -20,7 +20,8 @@ public struct GGUFFile: Sendable {
     /// Absolute offset of the data section.
     public let dataOffset: Int
     public let storage: GGUFStorage
-    private let tensorIndex: [String: Int]
+    /// Tensor positions by name bytes (names compare as ggml compares them, byte for byte).
+    private let tensorIndex: [[UInt8]: Int]
 
     /// Maps and parses the file at `path`.
     public init(contentsOf path: String) throws {
@@ -64,11 +65,11 @@ public struct GGUFFile: Sendable {
 
         var entries: [GGUFMetadataEntry] = []
         entries.reserveCapacity(kvCount)
-        var seenKeys = Set<String>()
+        var seenKeys = Set<[UInt8]>()
         for i in 0..<kvCount {
             let keyOffset = cursor.offset
             let key = try cursor.readString("key of metadata entry \(i)")
-            guard seenKeys.insert(key).inserted else { throw GGUFError(.duplicateKey(key), offset: keyOffset) }
+            guard seenKeys.insert(Array(key.utf8)).inserted else { throw GGUFError(.duplicateKey(key), offset: keyOffset) }
             let typeOffset = cursor.offset
             let rawType = try cursor.read(UInt32.self, "value type of '\(key)'")
             guard let type = GGUFValueType(rawValue: rawType) else {
@@ -86,13 +87,14 @@ public struct GGUFFile: Sendable {
         let tensorCount = try cursor.checkCount(rawTensorCount, minimumSize: 32, "tensor count")
         var tensors: [GGUFTensorInfo] = []
         tensors.reserveCapacity(tensorCount)
-        var index: [String: Int] = [:]
+        var index: [[UInt8]: Int] = [:]
         index.reserveCapacity(tensorCount)
         for i in 0..<tensorCount {
             let infoOffset = cursor.offset
             let info = try GGUFFile.readTensorInfo(&cursor, number: i, alignment: alignment)
-            guard index[info.name] == nil else { throw GGUFError(.duplicateTensor(info.name), offset: infoOffset) }
-            index[info.name] = tensors.count
+            let nameBytes = Array(info.name.utf8)
+            guard index[nameBytes] == nil else { throw GGUFError(.duplicateTensor(info.name), offset: infoOffset) }
+            index[nameBytes] = tensors.count
             tensors.append(info)
         }
         self.tensors = tensors
@@ -105,7 +107,7 @@ public struct GGUFFile: Sendable {
 
     // MARK: Access
 
-    public func tensor(named name: String) -> GGUFTensorInfo? { tensorIndex[name].map { tensors[$0] } }
+    public func tensor(named name: String) -> GGUFTensorInfo? { tensorIndex[Array(name.utf8)].map { tensors[$0] } }
 
     /// The bytes of the tensor called `name`, as a view into the file.
     public func tensorData(named name: String) throws -> GGUFTensorData {

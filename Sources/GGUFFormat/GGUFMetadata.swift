@@ -10,18 +10,19 @@ public struct GGUFMetadataEntry: Sendable, Equatable {
 }
 
 /// The key-value metadata of a GGUF file, in file order (the order is kept so that a file
-/// written back unchanged is byte-identical).
+/// written back unchanged is byte-identical). Keys are compared by their UTF-8 bytes, as ggml
+/// compares them, not by Unicode canonical equivalence.
 public struct GGUFMetadata: Sendable, Equatable, RandomAccessCollection {
     public private(set) var entries: [GGUFMetadataEntry] = []
-    private var index: [String: Int] = [:]
+    private var index: [[UInt8]: Int] = [:]
 
     public init() {}
 
     /// Metadata from entries; throws on a duplicate key.
     public init(_ entries: [GGUFMetadataEntry]) throws {
         for entry in entries {
-            guard index[entry.key] == nil else { throw GGUFError(.duplicateKey(entry.key)) }
-            index[entry.key] = self.entries.count
+            guard index[Array(entry.key.utf8)] == nil else { throw GGUFError(.duplicateKey(entry.key)) }
+            index[Array(entry.key.utf8)] = self.entries.count
             self.entries.append(entry)
         }
     }
@@ -32,22 +33,23 @@ public struct GGUFMetadata: Sendable, Equatable, RandomAccessCollection {
 
     public var keys: [String] { entries.map(\.key) }
 
-    public func contains(_ key: String) -> Bool { index[key] != nil }
+    public func contains(_ key: String) -> Bool { index[Array(key.utf8)] != nil }
 
     /// The value for `key`. Setting a new key appends it; setting nil removes it.
     public subscript(key: String) -> GGUFValue? {
-        get { index[key].map { entries[$0].value } }
+        get { index[Array(key.utf8)].map { entries[$0].value } }
         set {
-            if let position = index[key] {
+            let bytes = Array(key.utf8)
+            if let position = index[bytes] {
                 if let newValue {
                     entries[position].value = newValue
                 } else {
                     entries.remove(at: position)
-                    index[key] = nil
-                    for i in position..<entries.count { index[entries[i].key] = i }
+                    index[bytes] = nil
+                    for i in position..<entries.count { index[Array(entries[i].key.utf8)] = i }
                 }
             } else if let newValue {
-                index[key] = entries.count
+                index[bytes] = entries.count
                 entries.append(GGUFMetadataEntry(key: key, value: newValue))
             }
         }

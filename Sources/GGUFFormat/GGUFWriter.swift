@@ -40,7 +40,7 @@ public struct GGUFWriter: Sendable {
 
     /// Appends a tensor; throws on a duplicate name or a shape ggml would reject.
     public mutating func addTensor(name: String, shape: [Int], type: GGMLType) throws {
-        guard !tensors.contains(where: { $0.name == name }) else { throw GGUFError(.duplicateTensor(name)) }
+        guard !tensors.contains(where: { $0.name.utf8.elementsEqual(name.utf8) }) else { throw GGUFError(.duplicateTensor(name)) }
         tensors.append(try GGUFTensorInfo(name: name, shape: shape, type: type))
     }
 
@@ -50,8 +50,9 @@ public struct GGUFWriter: Sendable {
         var offset = 0
         return try tensors.map { tensor in
             let placed = tensor.withOffset(offset)
-            let (next, overflow) = GGUFFile.padded(offset + tensor.byteCount, alignment)
-            guard !overflow else { throw GGUFError(.elementCountOverflow(tensor: tensor.name)) }
+            let (end, endOverflow) = offset.addingReportingOverflow(tensor.byteCount)
+            let (next, overflow) = GGUFFile.padded(end, alignment)
+            guard !endOverflow, !overflow else { throw GGUFError(.elementCountOverflow(tensor: tensor.name)) }
             offset = next
             return placed
         }

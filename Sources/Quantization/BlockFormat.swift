@@ -24,6 +24,14 @@ public enum QuantizationError: Error, Sendable, Equatable, CustomStringConvertib
     case notWholeBlocks(GGMLType, count: Int)
     /// A buffer has `actual` bytes (or values) where `expected` are needed.
     case sizeMismatch(GGMLType, what: String, expected: Int, actual: Int)
+    /// A tensor's rows fit neither the chosen type nor any fallback llama.cpp defines for it.
+    case noFallback(tensor: String, type: GGMLType, rowLength: Int)
+    /// Quantizing an already quantized tensor needs `allowRequantize` (`--allow-requantize`).
+    case requantizeNotAllowed(tensor: String, from: GGMLType, to: GGMLType)
+    /// The output path names the input file.
+    case outputIsInput(String)
+    /// The input has no `general.architecture` or the hyper-parameters the recipes use.
+    case notAModel(String)
 
     public var description: String {
         switch self {
@@ -33,6 +41,14 @@ public enum QuantizationError: Error, Sendable, Equatable, CustomStringConvertib
             "\(count) values are not a whole number of \(type) blocks of \(type.blockSize)"
         case .sizeMismatch(let type, let what, let expected, let actual):
             "\(type): \(what) has \(actual), expected \(expected)"
+        case .noFallback(let tensor, let type, let rowLength):
+            "tensor '\(tensor)': row length \(rowLength) is not a multiple of \(type)'s block size \(type.blockSize) and llama.cpp defines no fallback for \(type)"
+        case .requantizeNotAllowed(let tensor, let from, let to):
+            "tensor '\(tensor)' is already \(from); quantizing it to \(to) loses precision twice, pass --allow-requantize (allowRequantize) to do it anyway"
+        case .outputIsInput(let path):
+            "the output path is the input file \(path); choose another output"
+        case .notAModel(let reason):
+            "not a model file LocoLLM can quantize: \(reason)"
         }
     }
 }
@@ -42,6 +58,8 @@ public enum BlockCodec {
     /// Every format with a reference codec.
     public static let formats: [any BlockFormat.Type] = [
         F32Format.self, F16Format.self, BF16Format.self,
+        Q4_0Format.self, Q4_1Format.self, Q5_0Format.self, Q5_1Format.self, Q8_0Format.self, Q8_1Format.self, Q8_KFormat.self, TQ1_0Format.self, TQ2_0Format.self,
+        Q2_KFormat.self, Q3_KFormat.self, Q4_KFormat.self, Q5_KFormat.self, Q6_KFormat.self,
     ]
 
     private static let byType: [GGMLType: any BlockFormat.Type] = Dictionary(

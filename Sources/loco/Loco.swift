@@ -7,12 +7,18 @@ struct Loco: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loco",
         abstract: "Run, inspect and measure small quantized language models.",
-        subcommands: [Inspect.self]
+        subcommands: [Inspect.self, Quantize.self]
     )
 }
 
 /// Prints `error` to standard error and exits with status 1.
 func fail(_ error: any Error) -> ExitCode {
     FileHandle.standardError.write(Data("loco: \(error)\n".utf8))
+    return ExitCode(1)
+}
+
+/// Prints `message` to standard error and exits with status 1.
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("loco: \(message)\n".utf8))
     return ExitCode(1)
 }

@@ -167,6 +167,19 @@ func expectRejected(
         expectRejected(raw.bytes()) { $0 == .duplicateTensor("w") }
     }
 
+    /// "é" as one scalar and as "e" + combining accent are different keys to ggml (byte compare),
+    /// though Swift strings call them equal.
+    @Test func keysAndNamesCompareByBytes() throws {
+        var raw = Self.valid()
+        raw.entries = [RawGGUF.u32("caf\u{E9}", 1), RawGGUF.u32("cafe\u{301}", 2)]
+        raw.infos = [RawGGUF.info("w\u{E9}", [8]), RawGGUF.info("we\u{301}", [8], offset: 32)]
+        raw.data = [UInt8](repeating: 0, count: 64)
+        let file = try GGUFFile(bytes: raw.bytes())
+        #expect(try file.metadata.integer("caf\u{E9}") == 1)
+        #expect(try file.metadata.integer("cafe\u{301}") == 2)
+        #expect(file.tensor(named: "we\u{301}")?.offset == 32)
+    }
+
     @Test func tensorNameLength() throws {
         var raw = Self.valid()
         raw.infos = [RawGGUF.info(String(repeating: "n", count: 63), [8])]

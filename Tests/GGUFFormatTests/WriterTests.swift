@@ -95,6 +95,14 @@ import Testing
         }
     }
 
+    @Test func layoutOverflowIsAnError() throws {
+        var writer = GGUFWriter()
+        try writer.addTensor(name: "a", shape: [1 << 62], type: .i8)
+        try writer.addTensor(name: "b", shape: [1 << 62], type: .i8)
+        try writer.addTensor(name: "c", shape: [1 << 62], type: .i8)
+        #expect(throws: GGUFError.self) { try writer.layout() }
+    }
+
     @Test func metadataEditsKeepOrder() throws {
         var m = try GGUFMetadata([.init(key: "a", value: .uint8(1)), .init(key: "b", value: .uint8(2)), .init(key: "c", value: .uint8(3))])
         m["b"] = .string("two")

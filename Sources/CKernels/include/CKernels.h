@@ -22,8 +22,9 @@ enum {
 /// The features of this CPU that the kernels may use (detected once).
 uint32_t loco_cpu_features(void);
 
-/// Features the dispatchers are allowed to use: detected features masked by this value.
-/// Tests lower it to run every variant the CPU can run; 0 forces the portable scalar paths.
+/// Features the dispatchers on the calling thread may use: detected features masked by this value
+/// (thread-local). Tests lower it to run every variant the CPU can run; 0 forces the portable
+/// scalar paths.
 void loco_set_cpu_feature_mask(uint32_t mask);
 uint32_t loco_cpu_feature_mask(void);
 
@@ -41,6 +42,51 @@ void loco_f32_to_f16_row(const float *src, uint16_t *dst, size_t count);
 uint16_t loco_f32_to_f16_scalar(float f);
 /// binary32 -> bfloat16, rounded to nearest even, NaNs forced quiet (ggml_compute_fp32_to_bf16).
 void loco_f32_to_bf16_row(const float *src, uint16_t *dst, size_t count);
+
+// MARK: - Quantized row kernels
+//
+// Blocks are ggml's (32 values for Q4_0...Q8_1, 256 for the K and TQ formats); `n` counts values
+// and must be a whole number of blocks. Each kernel has a portable scalar version and AVX2 and
+// AVX-512 (VNNI, or AVX512BW without it) variants picked at run time; see Sources/CKernels/README.md.
+
+/// Activation quantizers, byte-identical with ggml-cpu's x86 run-time quantizers (what llama.cpp
+/// applies to activations): Q8_0/Q8_1 round half to even with d = amax/127; Q8_K is ggml's
+/// quantize_row_q8_K_ref (an all-zero block gets zero bsums, which ggml leaves unwritten).
+void loco_quantize_row_q8_0(const float *x, void *y, size_t n);
+void loco_quantize_row_q8_1(const float *x, void *y, size_t n);
+void loco_quantize_row_q8_K(const float *x, void *y, size_t n);
+
+/// Dot product of one weight row `w` with activations `a` quantized by the matching quantizer
+/// (|q| <= 127). Block sums are exact integers in every variant; variants differ only in the order
+/// of the float additions.
+float loco_vec_dot_q4_0_q8_0(size_t n, const void *w, const void *a);
+float loco_vec_dot_q4_1_q8_1(size_t n, const void *w, const void *a);
+float loco_vec_dot_q5_0_q8_0(size_t n, const void *w, const void *a);
+float loco_vec_dot_q5_1_q8_1(size_t n, const void *w, const void *a);
+float loco_vec_dot_q8_0_q8_0(size_t n, const void *w, const void *a);
+float loco_vec_dot_q2_K_q8_K(size_t n, const void *w, const void *a);
+float loco_vec_dot_q3_K_q8_K(size_t n, const void *w, const void *a);
+float loco_vec_dot_q4_K_q8_K(size_t n, const void *w, const void *a);
+float loco_vec_dot_q5_K_q8_K(size_t n, const void *w, const void *a);
+float loco_vec_dot_q6_K_q8_K(size_t n, const void *w, const void *a);
+float loco_vec_dot_tq1_0_q8_K(size_t n, const void *w, const void *a);
+float loco_vec_dot_tq2_0_q8_K(size_t n, const void *w, const void *a);
+
+/// Dequantize a row to floats, bit-identical with ggml's dequantize_row_* in every variant (same
+/// float operations in the same order, no fused multiply-add).
+void loco_dequantize_row_q4_0(const void *x, float *y, size_t n);
+void loco_dequantize_row_q4_1(const void *x, float *y, size_t n);
+void loco_dequantize_row_q5_0(const void *x, float *y, size_t n);
+void loco_dequantize_row_q5_1(const void *x, float *y, size_t n);
+void loco_dequantize_row_q8_0(const void *x, float *y, size_t n);
+void loco_dequantize_row_q2_K(const void *x, float *y, size_t n);
+void loco_dequantize_row_q3_K(const void *x, float *y, size_t n);
+void loco_dequantize_row_q4_K(const void *x, float *y, size_t n);
+void loco_dequantize_row_q5_K(const void *x, float *y, size_t n);
+void loco_dequantize_row_q6_K(const void *x, float *y, size_t n);
+void loco_dequantize_row_q8_K(const void *x, float *y, size_t n);
+void loco_dequantize_row_tq1_0(const void *x, float *y, size_t n);
+void loco_dequantize_row_tq2_0(const void *x, float *y, size_t n);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,223 @@
+// Dot products of one weight row in a 32-value format (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) with
+// activations quantized to Q8_0 (Q8_1 for the `_1` formats).
+//
+// Every variant computes each block's integer sum exactly, then scales it by half(d_w) * half(d_a)
+// in float; the `_1` formats add half(m_w) * half(s_a). Only the order of the float additions
+// differs between variants (the scalar code adds block by block, the SIMD code in lanes), so
+// results agree within a rounding bound the tests state. Activations must come from the quantizers
+// in quantize_activations.c (|q| <= 127: the SIMD code moves signs onto them).
+#include "CKernels.h"
+#include "row_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#pragma STDC FP_CONTRACT OFF
+
+#define F16(h) loco_f16_to_f32_scalar(h)
+
+// MARK: - Scalar
+
+static float dot_q4_0_scalar(size_t nb, const blk_q4_0 *x, const blk_q8_0 *y) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < nb; i++) {
+        int s = 0;
+        for (int j = 0; j < 16; j++) {
+            s += ((x[i].qs[j] & 0xF) - 8) * y[i].qs[j] + ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
+        }
+        sum += (F16(x[i].d) * F16(y[i].d)) * (float)s;
+    }
+    return sum;
+}
+
+static float dot_q4_1_scalar(size_t nb, const blk_q4_1 *x, const blk_q8_1 *y) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < nb; i++) {
+        int s = 0;
+        for (int j = 0; j < 16; j++) {
+            s += (x[i].qs[j] & 0xF) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + 16];
+        }
+        sum += (F16(x[i].d) * F16(y[i].d)) * (float)s + F16(x[i].m) * F16(y[i].s);
+    }
+    return sum;
+}
+
+/// The five-bit values of a Q5 block: low nibbles and bit j of qh for element j.
+static inline void q5_values(const uint8_t qs[16], const uint8_t qh4[4], int v[32]) {
+    uint32_t qh;
+    memcpy(&qh, qh4, 4);
+    for (int j = 0; j < 16; j++) {
+        v[j] = (qs[j] & 0xF) | (int)(((qh >> j) & 1) << 4);
+        v[j + 16] = (qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+    }
+}
+
+static float dot_q5_0_scalar(size_t nb, const blk_q5_0 *x, const blk_q8_0 *y) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < nb; i++) {
+        int v[32], s = 0;
+        q5_values(x[i].qs, x[i].qh, v);
+        for (int j = 0; j < 32; j++) s += (v[j] - 16) * y[i].qs[j];
+        sum += (F16(x[i].d) * F16(y[i].d)) * (float)s;
+    }
+    return sum;
+}
+
+static float dot_q5_1_scalar(size_t nb, const blk_q5_1 *x, const blk_q8_1 *y) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < nb; i++) {
+        int v[32], s = 0;
+        q5_values(x[i].qs, x[i].qh, v);
+        for (int j = 0; j < 32; j++) s += v[j] * y[i].qs[j];
+        sum += (F16(x[i].d) * F16(y[i].d)) * (float)s + F16(x[i].m) * F16(y[i].s);
+    }
+    return sum;
+}
+
+static float dot_q8_0_scalar(size_t nb, const blk_q8_0 *x, const blk_q8_0 *y) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < nb; i++) {
+        int s = 0;
+        for (int j = 0; j < 32; j++) s += x[i].qs[j] * y[i].qs[j];
+        sum += (F16(x[i].d) * F16(y[i].d)) * (float)s;
+    }
+    return sum;
+}
+
+#if defined(__x86_64__)
+
+// MARK: - AVX2
+//
+// One block per iteration in 256-bit registers: unsigned weights times signed activations with
+// vpmaddubsw (pairs stay below 2^15: |w| <= 31, or |w| <= 128 against |a| <= 127 for Q8_0),
+// vpmaddwd to int32, then the block's float scale.
+
+#define LOCO_TARGET_AVX2 "avx2,fma,f16c"
+
+__attribute__((target(LOCO_TARGET_AVX2)))
+static inline float hsum_ps_256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// 16 bytes of nibbles -> 32 bytes: low nibbles (elements 0..15), then high nibbles (16..31).
+__attribute__((target(LOCO_TARGET_AVX2)))
+static inline __m256i nibbles_32(const uint8_t *qs) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/// 32 bits -> 32 bytes, 0x10 where the bit is set (the fifth bit of the Q5 formats).
+__attribute__((target(LOCO_TARGET_AVX2)))
+static inline __m256i bit4_from_bits_32(const uint8_t *qh) {
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+    const __m256i select = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select), _mm256_set1_epi8(0x10));
+}
+
+/// Sum of u[i] * s[i] in eight int32 lanes (u unsigned, s signed, pairs below 2^15).
+__attribute__((target(LOCO_TARGET_AVX2)))
+static inline __m256i dot_us8_256(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+__attribute__((target(LOCO_TARGET_AVX2)))
+static float dot_q4_0_avx2(size_t nb, const blk_q4_0 *x, const blk_q8_0 *y) {
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (size_t i = 0; i < nb; i++) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(nibbles_32(x[i].qs), a), _mm256_maddubs_epi16(eight, a));
+        const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(x[i].d) * loco_half_f16c(y[i].d)), s, acc);
+    }
+    return hsum_ps_256(acc);
+}
+
+__attribute__((target(LOCO_TARGET_AVX2)))
+static float dot_q4_1_avx2(size_t nb, const blk_q4_1 *x, const blk_q8_1 *y) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0.0f;
+    for (size_t i = 0; i < nb; i++) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        const __m256 s = _mm256_cvtepi32_ps(dot_us8_256(nibbles_32(x[i].qs), a));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(x[i].d) * loco_half_f16c(y[i].d)), s, acc);
+        mins += loco_half_f16c(x[i].m) * loco_half_f16c(y[i].s);
+    }
+    return hsum_ps_256(acc) + mins;
+}
+
+__attribute__((target(LOCO_TARGET_AVX2)))
+static float dot_q5_0_avx2(size_t nb, const blk_q5_0 *x, const blk_q8_0 *y) {
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    for (size_t i = 0; i < nb; i++) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        const __m256i q = _mm256_or_si256(nibbles_32(x[i].qs), bit4_from_bits_32(x[i].qh));
+        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, a), _mm256_maddubs_epi16(sixteen, a));
+        const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(x[i].d) * loco_half_f16c(y[i].d)), s, acc);
+    }
+    return hsum_ps_256(acc);
+}
+
+__attribute__((target(LOCO_TARGET_AVX2)))
+static float dot_q5_1_avx2(size_t nb, const blk_q5_1 *x, const blk_q8_1 *y) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0.0f;
+    for (size_t i = 0; i < nb; i++) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        const __m256i q = _mm256_or_si256(nibbles_32(x[i].qs), bit4_from_bits_32(x[i].qh));
+        const __m256 s = _mm256_cvtepi32_ps(dot_us8_256(q, a));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(x[i].d) * loco_half_f16c(y[i].d)), s, acc);
+        mins += loco_half_f16c(x[i].m) * loco_half_f16c(y[i].s);
+    }
+    return hsum_ps_256(acc) + mins;
+}
+
+__attribute__((target(LOCO_TARGET_AVX2)))
+static float dot_q8_0_avx2(size_t nb, const blk_q8_0 *x, const blk_q8_0 *y) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t i = 0; i < nb; i++) {
+        const __m256i w = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        const __m256 s = _mm256_cvtepi32_ps(dot_us8_256(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(x[i].d) * loco_half_f16c(y[i].d)), s, acc);
+    }
+    return hsum_ps_256(acc);
+}
+
+// MARK: - AVX-512, with VNNI and without
+
+#define LOCO_AVX512_TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"
+#define LOCO_AVX512_NAME(name) name##_avx512vnni
+#define LOCO_DPBUSD(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
+#include "dot_avx512_legacy.h"
+#undef LOCO_AVX512_TARGET
+#undef LOCO_AVX512_NAME
+#undef LOCO_DPBUSD
+
+#define LOCO_AVX512_TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"
+#define LOCO_AVX512_NAME(name) name##_avx512bw
+#define LOCO_DPBUSD(acc, u, s) _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)))
+#include "dot_avx512_legacy.h"
+#undef LOCO_AVX512_TARGET
+#undef LOCO_AVX512_NAME
+#undef LOCO_DPBUSD
+
+#endif
+
+// MARK: - Dispatch
+
+float loco_vec_dot_q4_0_q8_0(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_q4_0, n / 32, w, a); }
+float loco_vec_dot_q4_1_q8_1(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_q4_1, n / 32, w, a); }
+float loco_vec_dot_q5_0_q8_0(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_q5_0, n / 32, w, a); }
+float loco_vec_dot_q5_1_q8_1(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_q5_1, n / 32, w, a); }
+float loco_vec_dot_q8_0_q8_0(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_q8_0, n / 32, w, a); }
