@@ -45,6 +45,7 @@ A512 static float N(dot_q2_K)(size_t nb, const blk_q2_K *x, const blk_q8_K *y) {
     __m512 acc = _mm512_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
         const __m128i raw = _mm_loadu_si128((const __m128i *)x[i].scales);
         const __m512i sc = _mm512_cvtepu8_epi32(_mm_and_si128(raw, _mm_set1_epi8(0x0F)));
         const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0F)));
@@ -66,6 +67,7 @@ A512 static float N(dot_q3_K)(size_t nb, const blk_q3_K *x, const blk_q8_K *y) {
     const __m512i shifts[2] = {N(shift_halves)(0, 2), N(shift_halves)(4, 6)};
     __m512 acc = _mm512_setzero_ps();
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
         uint64_t lo, hi;
         loco_unpack_scales_q3_K(x[i].scales, &lo, &hi);
         const __m128i s8 = _mm_sub_epi8(_mm_set_epi64x((long long)hi, (long long)lo), _mm_set1_epi8(32));
@@ -110,14 +112,20 @@ A512 static inline void N(dot_k4)(uint16_t d, uint16_t dmin, const uint8_t *scal
 A512 static float N(dot_q4_K)(size_t nb, const blk_q4_K *x, const blk_q8_K *y) {
     __m512 acc = _mm512_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
-    for (size_t i = 0; i < nb; i++) N(dot_k4)(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, &y[i], &acc, &accm);
+    for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
+        N(dot_k4)(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, &y[i], &acc, &accm);
+    }
     return _mm512_reduce_add_ps(acc) - N(hsum_ps_256)(accm);
 }
 
 A512 static float N(dot_q5_K)(size_t nb, const blk_q5_K *x, const blk_q8_K *y) {
     __m512 acc = _mm512_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
-    for (size_t i = 0; i < nb; i++) N(dot_k4)(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, &y[i], &acc, &accm);
+    for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
+        N(dot_k4)(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, &y[i], &acc, &accm);
+    }
     return _mm512_reduce_add_ps(acc) - N(hsum_ps_256)(accm);
 }
 
@@ -126,6 +134,7 @@ A512 static float N(dot_q6_K)(size_t nb, const blk_q6_K *x, const blk_q8_K *y) {
     const __m512i up = N(shift_halves)(4, 2), down = N(shift_halves)(0, 2);
     __m512 acc = _mm512_setzero_ps();
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
         const __m128i s8 = _mm_loadu_si128((const __m128i *)x[i].scales);
         const __m512i sc = _mm512_and_si512(_mm512_cvtepi8_epi32(s8), _mm512_set1_epi32(0xFFFF));
         const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_cvtepi8_epi16(s8));
@@ -178,6 +187,7 @@ A512 static float N(dot_tq1_0)(size_t nb, const blk_tq1_0 *x, const blk_q8_K *y)
     const __m512i p3 = _mm512_inserti32x4(N(u16_lanes)(9, 27, 81, 0), _mm_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27), 3);
     __m512 acc = _mm512_setzero_ps();
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
         const __m512i a32 = N(bcast256)(x[i].qs);
         const __m128i r = _mm_loadu_si128((const __m128i *)(x[i].qs + 32));
         uint32_t h4;
@@ -200,6 +210,7 @@ A512 static float N(dot_tq2_0)(size_t nb, const blk_tq2_0 *x, const blk_q8_K *y)
     const __m512i shifts[2] = {N(shift_halves)(0, 2), N(shift_halves)(4, 6)};
     __m512 acc = _mm512_setzero_ps();
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
         __m512i isum = _mm512_setzero_si512();
         for (int G = 0; G < 4; G++) {
             const __m512i u = _mm512_and_si512(_mm512_srlv_epi64(N(bcast256)(x[i].qs + 32 * (G / 2)), shifts[G & 1]), m3);

@@ -103,6 +103,7 @@ A512 static inline __m512i LOCO_AVX512_NAME(pair_q8_0)(const blk_q8_0 *x0, const
     __m256 accm = _mm256_setzero_ps();                                                             \
     size_t i = 0;                                                                                  \
     for (; i + 4 <= nb; i += 4) {                                                                  \
+        loco_prefetch(&x[i], 4 * sizeof x[i]);                                                     \
         const __m256 s = LOCO_AVX512_NAME(half_products4)(LOCO_DS(i), LOCO_DS(i + 1), LOCO_DS(i + 2), LOCO_DS(i + 3)); \
         const __m512i p0 = LOCO_AVX512_NAME(pair_##FORMAT)(&x[i], &x[i + 1], &y[i], &y[i + 1]);    \
         const __m512i p1 = LOCO_AVX512_NAME(pair_##FORMAT)(&x[i + 2], &x[i + 3], &y[i + 2], &y[i + 3]); \

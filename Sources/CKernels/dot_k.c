@@ -212,6 +212,7 @@ A2 static float dot_q2_K_avx2(size_t nb, const blk_q2_K *x, const blk_q8_K *y) {
     float minsum = 0.0f;
     const __m256i m3 = _mm256_set1_epi8(3);
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
         const uint8_t *sc = x[i].scales;
         int mins = 0;
         for (int j = 0; j < 16; j++) mins += y[i].bsums[j] * (sc[j] >> 4);
@@ -234,6 +235,7 @@ A2 static float dot_q3_K_avx2(size_t nb, const blk_q3_K *x, const blk_q8_K *y) {
     float sum = 0.0f;
     const __m256i m3 = _mm256_set1_epi8(3);
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
         uint64_t lo, hi;
         loco_unpack_scales_q3_K(x[i].scales, &lo, &hi);
         int sc[16], corr = 0;
@@ -287,14 +289,20 @@ A2 static inline float dot_k4_avx2(const uint16_t d, uint16_t dmin, const uint8_
 A2 static float dot_q4_K_avx2(size_t nb, const blk_q4_K *x, const blk_q8_K *y) {
     __m256 acc = _mm256_setzero_ps();
     float minsum = 0.0f;
-    for (size_t i = 0; i < nb; i++) minsum += dot_k4_avx2(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, &y[i], &acc);
+    for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
+        minsum += dot_k4_avx2(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, &y[i], &acc);
+    }
     return hsum_ps_256(acc) - minsum;
 }
 
 A2 static float dot_q5_K_avx2(size_t nb, const blk_q5_K *x, const blk_q8_K *y) {
     __m256 acc = _mm256_setzero_ps();
     float minsum = 0.0f;
-    for (size_t i = 0; i < nb; i++) minsum += dot_k4_avx2(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, &y[i], &acc);
+    for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
+        minsum += dot_k4_avx2(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, &y[i], &acc);
+    }
     return hsum_ps_256(acc) - minsum;
 }
 
@@ -302,6 +310,7 @@ A2 static float dot_q6_K_avx2(size_t nb, const blk_q6_K *x, const blk_q8_K *y) {
     float sum = 0.0f;
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
         const int8_t *sc = x[i].scales;
         int corr = 0;
         for (int k = 0; k < 16; k++) corr += sc[k] * y[i].bsums[k];
@@ -349,6 +358,7 @@ A2 static float dot_tq1_0_avx2(size_t nb, const blk_tq1_0 *x, const blk_q8_K *y)
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i p_qh = _mm256_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27, 1, 1, 3, 3, 9, 9, 27, 27);
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
         const int8_t *a = y[i].qs;
         __m256i isum = _mm256_setzero_si256();
         __m256i q = load256(x[i].qs);
@@ -380,6 +390,7 @@ A2 static float dot_tq2_0_avx2(size_t nb, const blk_tq2_0 *x, const blk_q8_K *y)
     float sum = 0.0f;
     const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], sizeof x[i]);
         __m256i isum = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i q = load256(x[i].qs + 32 * h);

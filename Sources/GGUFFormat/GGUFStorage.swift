@@ -73,6 +73,18 @@ public final class GGUFStorage: @unchecked Sendable {
         }
     }
 
+    /// Drops the pages wholly inside `range` from this process's resident memory (a no-op for
+    /// copied storage). The mapping stays valid: the pages are read again from the page cache if
+    /// touched. Streaming readers call it after each tensor so memory stays near one tensor.
+    public func release(_ range: Range<Int>) {
+        guard isMapped, let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound / page * page
+        guard start < end else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     /// Advises the kernel that `range` will be read soon (a no-op for copied storage).
     public func prefetch(_ range: Range<Int>) {
         guard isMapped, let base, !range.isEmpty else { return }

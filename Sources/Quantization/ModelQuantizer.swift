@@ -98,6 +98,7 @@ public struct ModelQuantizer: Sendable {
             } else {
                 try convert(data, to: decision.to, sink: sink)
             }
+            file.storage.release(data.range)
             index += 1
             inputBytes += source.byteCount
             outputBytes += placed.byteCount
