@@ -1,5 +1,6 @@
 import Dispatch
 import GGUFFormat
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -146,22 +147,27 @@ public struct ModelQuantizer: Sendable {
             while first < rows {
                 try ModelQuantizer.checkCancellation()
                 let count = min(slabRows, rows - first)
-                let perWorker = (count + workers - 1) / workers
                 let src = SendablePointer(UnsafeMutableRawPointer(mutating: input.baseAddress!) + first * inRowBytes)
                 let floatBase = SendablePointer(UnsafeMutableRawPointer(floats.baseAddress!))
                 let outBase = SendablePointer(out.baseAddress!)
-                // Each worker reads its own rows and writes its own disjoint slices.
-                let job = { @Sendable (worker: Int) in
-                    let lo = worker * perWorker
-                    let hi = min(count, lo + perWorker)
-                    guard lo < hi else { return }
-                    let n = hi - lo
-                    let slab = floatBase.pointer.assumingMemoryBound(to: Float.self) + lo * rowLength
-                    from.dequantize(src.pointer + lo * inRowBytes, slab, blocks: n * rowLength / info.type.blockSize)
-                    to.quantize(slab, outBase.pointer + lo * outRowBytes, blocks: n * rowLength / type.blockSize)
+                // Workers take chunks of rows from a shared counter (as llama.cpp does), so a core
+                // busy with something else does not hold the others up; chunks are disjoint.
+                let chunkRows = max(1, 16_384 / rowLength)
+                let chunks = (count + chunkRows - 1) / chunkRows
+                let next = Atomic<Int>(0)
+                let job = { @Sendable (_: Int) in
+                    while true {
+                        let chunk = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        guard chunk < chunks else { return }
+                        let lo = chunk * chunkRows
+                        let n = min(count, lo + chunkRows) - lo
+                        let slab = floatBase.pointer.assumingMemoryBound(to: Float.self) + lo * rowLength
+                        from.dequantize(src.pointer + lo * inRowBytes, slab, blocks: n * rowLength / info.type.blockSize)
+                        to.quantize(slab, outBase.pointer + lo * outRowBytes, blocks: n * rowLength / type.blockSize)
+                    }
                 }
-                if workers > 1 {
-                    DispatchQueue.concurrentPerform(iterations: workers, execute: job)
+                if workers > 1 && chunks > 1 {
+                    DispatchQueue.concurrentPerform(iterations: min(workers, chunks), execute: job)
                 } else {
                     job(0)
                 }
