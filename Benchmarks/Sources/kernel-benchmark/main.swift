@@ -113,6 +113,8 @@ struct GGML {
     let baseTraits: Traits
 
     init?(directory: String) {
+        // libggml-cpu uses OpenMP; idle workers spinning on the second core skewed whatever ran next.
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 0)
         guard dlopen(directory + "/libggml-base.so", RTLD_NOW | RTLD_GLOBAL) != nil,
               let cpu = dlopen(directory + "/libggml-cpu.so", RTLD_NOW | RTLD_GLOBAL),
               let initialize = dlsym(cpu, "ggml_cpu_init"),
@@ -202,6 +204,8 @@ struct Result: Encodable {
     var dotStream: Double
     var dequantizeL2: Double
     var dequantizeStream: Double
+    /// A plain read of the streamed bytes, measured just before the streaming dot products.
+    var readStream: Double
     /// The same measurements with ggml's kernels (--ggml).
     var ggmlDotL2: Double?
     var ggmlDotStream: Double?
@@ -209,11 +213,15 @@ struct Result: Encodable {
     var ggmlDequantizeStream: Double?
 }
 
-let readBandwidth = throughput(bytes: options.streamBytes, passes: options.passes) {
-    var sum = SIMD8<UInt64>()
-    let vectors = UnsafeRawPointer(streamBuffer.baseAddress!).assumingMemoryBound(to: SIMD8<UInt64>.self)
-    for i in 0..<(options.streamBytes / 64) { sum &+= vectors[i] }
-    if sum == SIMD8(repeating: 42) { print("") }
+/// A plain read of the first `bytes` of the streaming buffer: the memory bandwidth a kernel streaming
+/// the same bytes could reach at best.
+@MainActor func plainRead(bytes: Int) -> Double {
+    throughput(bytes: bytes, passes: options.passes) {
+        var sum = SIMD8<UInt64>()
+        let vectors = UnsafeRawPointer(streamBuffer.baseAddress!).assumingMemoryBound(to: SIMD8<UInt64>.self)
+        for i in 0..<(bytes / 64) { sum &+= vectors[i] }
+        if sum == SIMD8(repeating: 42) { print("") }
+    }.best
 }
 
 var sink: Float = 0
@@ -247,14 +255,15 @@ for name in options.formats {
         }
         return [
             throughput(bytes: repeats * l2Rows * rowBytes, passes: options.passes * 3) { for _ in 0..<repeats { matvec(rows: l2Rows) } }.best,
+            plainRead(bytes: streamRows * rowBytes),
             throughput(bytes: streamRows * rowBytes, passes: options.passes) { matvec(rows: streamRows) }.best,
             throughput(bytes: repeats * l2Rows * rowBytes, passes: options.passes * 3) { for _ in 0..<repeats { dequantizeRows(rows: l2Rows) } }.best,
             throughput(bytes: streamRows * rowBytes, passes: options.passes) { dequantizeRows(rows: streamRows) }.best,
         ]
     }
     let ours = measure(dot: { format.dot(n, $0, $1) }, dequantize: { format.dequantize($0, $1, n) })
-    var result = Result(format: name, blockBytes: format.blockBytes, rowBytes: rowBytes,
-                        dotL2: ours[0], dotStream: ours[1], dequantizeL2: ours[2], dequantizeStream: ours[3])
+    var result = Result(format: name, blockBytes: format.blockBytes, rowBytes: rowBytes, dotL2: ours[0],
+                        dotStream: ours[2], dequantizeL2: ours[3], dequantizeStream: ours[4], readStream: ours[1])
     if let ggml {
         let vecDot = ggml.vecDot(format.ggmlType), toFloat = ggml.toFloat(format.ggmlType)
         let peer = measure(dot: { w, a in
@@ -263,9 +272,9 @@ for name in options.formats {
             return s
         }, dequantize: { toFloat($0, $1, Int64(n)) })
         result.ggmlDotL2 = peer[0]
-        result.ggmlDotStream = peer[1]
-        result.ggmlDequantizeL2 = peer[2]
-        result.ggmlDequantizeStream = peer[3]
+        result.ggmlDotStream = peer[2]
+        result.ggmlDequantizeL2 = peer[3]
+        result.ggmlDequantizeStream = peer[4]
     }
     results.append(result)
 }
@@ -282,29 +291,28 @@ if options.json {
         var l2Bytes: Int
         var streamBytes: Int
         var features: String
-        var readBandwidth: Double
         var results: [Result]
     }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     let report = Report(values: n, l2Bytes: options.l2Bytes, streamBytes: options.streamBytes, features: featureList,
-                        readBandwidth: readBandwidth.best, results: results)
+                        results: results)
     print(String(decoding: try encoder.encode(report), as: UTF8.self))
 } else {
     print("kernel-benchmark: one core, rows of \(n) values, L2 set \(options.l2Bytes >> 10) KB, stream \(options.streamBytes >> 20) MB, features [\(featureList)]")
-    print("plain read of the stream buffer: \(String(format: "%.1f", readBandwidth.best)) GB/s (best of \(options.passes))")
-    print("GB/s of weight bytes, best of the passes; 'stream %' = our dot stream / plain read" + (ggml == nil ? "" : "; (ggml) = ggml's kernels"))
+    print("GB/s of weight bytes, best of \(options.passes) passes (L2: of \(3 * options.passes)); 'read' = plain read of the streamed bytes"
+          + " just before, 'stream %' = our dot stream / read" + (ggml == nil ? "" : "; (ggml) = ggml's kernels"))
     func cell(_ ours: Double, _ peer: Double?) -> String {
         peer.map { String(format: "%5.1f (%5.1f)", ours, $0) } ?? String(format: "%5.1f", ours)
     }
     let width = ggml == nil ? 10 : 16
     func pad(_ text: String) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
-    print("format  block B" + ["dot L2", "dot stream", "dequant L2", "dequant stream"].map { "  " + pad($0) }.joined() + "  stream %")
+    print("format  block B" + ["dot L2", "dot stream", "dequant L2", "dequant stream"].map { "  " + pad($0) }.joined() + "   read  stream %")
     for r in results {
         let cells = [cell(r.dotL2, r.ggmlDotL2), cell(r.dotStream, r.ggmlDotStream),
                      cell(r.dequantizeL2, r.ggmlDequantizeL2), cell(r.dequantizeStream, r.ggmlDequantizeStream)]
         print((r.format as NSString).padding(toLength: 6, withPad: " ", startingAt: 0) + String(format: "  %7d", r.blockBytes)
-              + cells.map { "  " + pad($0) }.joined() + String(format: "  %7.0f%%", 100 * r.dotStream / readBandwidth.best))
+              + cells.map { "  " + pad($0) }.joined() + String(format: "  %5.1f  %7.0f%%", r.readStream, 100 * r.dotStream / r.readStream))
     }
 }
 if sink.isNaN { print("") }

@@ -49,9 +49,10 @@ void loco_f32_to_bf16_row(const float *src, uint16_t *dst, size_t count);
 // and must be a whole number of blocks. Each kernel has a portable scalar version and AVX2 and
 // AVX-512 (VNNI, or AVX512BW without it) variants picked at run time; see Sources/CKernels/README.md.
 
-/// Activation quantizers, byte-identical with ggml-cpu's x86 run-time quantizers (what llama.cpp
-/// applies to activations): Q8_0/Q8_1 round half to even with d = amax/127; Q8_K is ggml's
-/// quantize_row_q8_K_ref (an all-zero block gets zero bsums, which ggml leaves unwritten).
+/// Activation quantizers, byte-identical (for finite inputs) with ggml-cpu's x86 run-time
+/// quantizers, what llama.cpp applies to activations: Q8_0/Q8_1 round half to even with
+/// d = amax/127; Q8_K is ggml's quantize_row_q8_K_ref (an all-zero block gets zero bsums, which
+/// ggml leaves unwritten). `y` receives n/32 (Q8_0: 34-byte, Q8_1: 36-byte) or n/256 (292-byte) blocks.
 void loco_quantize_row_q8_0(const float *x, void *y, size_t n);
 void loco_quantize_row_q8_1(const float *x, void *y, size_t n);
 void loco_quantize_row_q8_K(const float *x, void *y, size_t n);
