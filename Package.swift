@@ -25,7 +25,11 @@ let package = Package(
         ),
         .target(name: "GGUFFormat", exclude: ["README.md"]),
         .target(name: "Quantization", dependencies: ["GGUFFormat", "CKernels"], exclude: ["README.md"]),
-        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization"], exclude: ["README.md"]),
+        // Weight matrices over mapped GGUF data, quantized and BLAS products, norms, RoPE, attention, the thread pool.
+        .target(name: "Tensor", dependencies: ["CKernels", "CBLAS", "GGUFFormat", "Quantization"], exclude: ["README.md"]),
+        // Model configuration, architectures (one file each), sessions with a KV cache.
+        .target(name: "Inference", dependencies: ["Tensor", "GGUFFormat"], exclude: ["README.md"]),
+        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization", "Tensor", "Inference"], exclude: ["README.md"]),
         .executableTarget(
             name: "loco",
             dependencies: [
@@ -50,7 +54,7 @@ let package = Package(
             dependencies: ["Quantization", "CKernels", "LocoTestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "LocoLLMTests", dependencies: ["LocoLLM", "LocoTestSupport", "loco", "gguf-inspect"]),
+        .testTarget(name: "LocoLLMTests", dependencies: ["LocoLLM", "LocoTestSupport", "loco", "gguf-inspect", "quantize"]),
         .testTarget(name: "CBLASTests", dependencies: ["CBLAS", "CKernels"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import LocoLLM
 import LocoTestSupport
 import Testing
 
@@ -54,5 +55,55 @@ import Testing
         #expect(result.stdoutText.contains("tokenizer.ggml.tokens"))
         #expect(result.stdoutText.contains("49152 items"))
         #expect(result.stdoutText.contains("parameters  134.52 M"))
+    }
+}
+
+/// `loco quantize` and the `quantize` example on a small random model.
+@Suite struct QuantizeCommandTests {
+    let loco = Repository.productsDirectory + "/loco"
+    let example = Repository.productsDirectory + "/quantize"
+
+    func model() throws -> String? {
+        guard Peers.pythonHas("gguf") else {
+            #expect(!Peers.required, "gguf-py is required to write the random model (LOCO_REQUIRE_PEERS=1)")
+            return nil
+        }
+        return try RandomModels.path("llama-f32")
+    }
+
+    @Test func quantizesAndReports() throws {
+        guard let input = try model() else { return }
+        let output = RandomModels.scratch("cli-q8.gguf")
+        let result = try run(loco, ["quantize", input, output, "q8_0"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdoutText.contains("converted"))
+        #expect(result.stderr.contains("blk.0.attn_q.weight"))  // progress lines
+        let file = try GGUFFile(contentsOf: output)
+        #expect(file.tensor(named: "blk.0.attn_q.weight")?.type == .q8_0)
+        #expect(file.tensor(named: "blk.0.attn_norm.weight")?.type == .f32)
+        #expect(try file.metadata.integer("general.file_type") == 7)
+    }
+
+    @Test func badArgumentsExitOneWithAClearMessage() throws {
+        guard let input = try model() else { return }
+        let unknown = try run(loco, ["quantize", input, RandomModels.scratch("x.gguf"), "Q9_Z"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("unknown file type 'Q9_Z'"))
+        let same = try run(loco, ["quantize", input, input, "Q4_0"])
+        #expect(same.status == 1)
+        #expect(same.stderr.contains("the output path is the input file"))
+        let missing = try run(loco, ["quantize", "/nonexistent/in.gguf", RandomModels.scratch("y.gguf"), "Q4_0"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("/nonexistent/in.gguf"))
+    }
+
+    @Test func exampleRequantizes() throws {
+        guard let input = try model() else { return }
+        let q8 = RandomModels.scratch("ex-q8.gguf"), q4 = RandomModels.scratch("ex-q4.gguf")
+        #expect(try run(loco, ["quantize", input, q8, "Q8_0", "--quiet"]).status == 0)
+        let result = try run(example, [q8, q4, "Q4_K_M"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdoutText.contains("blk.2.attn_v.weight: Q8_0 -> Q6_K"))
+        #expect(try GGUFFile(contentsOf: q4).tensor(named: "blk.0.ffn_up.weight")?.type == .q4_K)
     }
 }

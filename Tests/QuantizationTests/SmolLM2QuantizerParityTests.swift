@@ -11,7 +11,7 @@ import Testing
 @Suite struct SmolLM2QuantizerParityTests {
     static let releaseLoco = Repository.path(".build/release/loco")
 
-    @Test(arguments: [QuantizationFileType.q8_0, .q4_0, .q4_K_M, .q6_K, .q2_K])
+    @Test(arguments: QuantizationFileType.allCases)
     func requantizedDefaultModelMatchesLlamaCpp(_ fileType: QuantizationFileType) throws {
         guard let model = Peers.defaultModel, Peers.pythonHas("llama_cpp"),
               FileManager.default.isExecutableFile(atPath: Self.releaseLoco)
