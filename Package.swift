@@ -25,11 +25,7 @@ let package = Package(
         ),
         .target(name: "GGUFFormat", exclude: ["README.md"]),
         .target(name: "Quantization", dependencies: ["GGUFFormat", "CKernels"], exclude: ["README.md"]),
-        // Weight matrices over mapped GGUF data, quantized and BLAS products, norms, RoPE, attention, the thread pool.
-        .target(name: "Tensor", dependencies: ["CKernels", "CBLAS", "GGUFFormat", "Quantization"], exclude: ["README.md"]),
-        // Model configuration, architectures (one file each), sessions with a KV cache.
-        .target(name: "Inference", dependencies: ["Tensor", "GGUFFormat"], exclude: ["README.md"]),
-        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization", "Tensor", "Inference"], exclude: ["README.md"]),
+        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization"], exclude: ["README.md"]),
         .executableTarget(
             name: "loco",
             dependencies: [
