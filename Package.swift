@@ -25,7 +25,13 @@ let package = Package(
         ),
         .target(name: "GGUFFormat", exclude: ["README.md"]),
         .target(name: "Quantization", dependencies: ["GGUFFormat", "CKernels"], exclude: ["README.md"]),
-        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization"], exclude: ["README.md"]),
+        // Tokenizers from GGUF metadata (byte-level BPE, SentencePiece BPE), streaming detokenizer, chat templates.
+        .target(name: "Tokenization", dependencies: ["GGUFFormat"], exclude: ["README.md"]),
+        // Weight matrices over mapped GGUF data, quantized and BLAS products, norms, RoPE, attention, the thread pool.
+        .target(name: "Tensor", dependencies: ["CKernels", "CBLAS", "GGUFFormat", "Quantization"], exclude: ["README.md"]),
+        // Model configuration, architectures (one file each), sessions with a KV cache.
+        .target(name: "Inference", dependencies: ["Tensor", "Tokenization", "GGUFFormat"], exclude: ["README.md"]),
+        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization", "Tokenization", "Tensor", "Inference"], exclude: ["README.md"]),
         .executableTarget(
             name: "loco",
             dependencies: [
@@ -35,8 +41,11 @@ let package = Package(
         ),
         .executableTarget(name: "gguf-inspect", dependencies: ["LocoLLM"], path: "Examples/gguf-inspect"),
         .executableTarget(name: "quantize", dependencies: ["LocoLLM"], path: "Examples/quantize"),
+        .executableTarget(name: "tokenize", dependencies: ["LocoLLM"], path: "Examples/tokenize"),
         // Row-kernel throughput; CKernels is internal, so this benchmark lives in this package.
         .executableTarget(name: "kernel-benchmark", dependencies: ["CKernels"], path: "Benchmarks/Sources/kernel-benchmark"),
+        // Encode throughput; it also times the pre-tokenizer alone, through package-level access.
+        .executableTarget(name: "tokenize-benchmark", dependencies: ["Tokenization", "GGUFFormat"], path: "Benchmarks/Sources/tokenize-benchmark"),
 
         // Test helpers only tests import: repository paths, fixtures, running the Python peers.
         .target(name: "LocoTestSupport", dependencies: ["LocoLLM"], path: "Tests/LocoTestSupport"),
@@ -52,6 +61,13 @@ let package = Package(
         ),
         .testTarget(name: "LocoLLMTests", dependencies: ["LocoLLM", "LocoTestSupport", "loco", "gguf-inspect", "quantize"]),
         .testTarget(name: "CBLASTests", dependencies: ["CBLAS", "CKernels"]),
+        .testTarget(
+            name: "TokenizationTests",
+            dependencies: ["Tokenization", "LocoTestSupport", "loco", "tokenize"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Quantization", "LocoTestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tensor", "Quantization", "LocoTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

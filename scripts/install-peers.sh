@@ -18,6 +18,8 @@ if ! python3 -c "import gguf, numpy, sys; sys.exit(0 if gguf.__file__ else 1)" 2
     pip_install "gguf==$GGUF_VERSION" numpy
 fi
 
+"$(dirname "$0")/fetch-vocab-tests.sh"  # llama.cpp's tokenizer test vectors; before the early exit below
+
 flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
 has() { [[ " $flags " == *" $1 "* ]]; }
 cmake_args="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF"

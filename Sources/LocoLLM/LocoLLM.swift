@@ -1,3 +1,6 @@
 // The LocoLLM umbrella: one import for the whole SDK.
 @_exported import GGUFFormat
 @_exported import Quantization
+@_exported import Tokenization
+@_exported import Tensor
+@_exported import Inference

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Prefill and decode speed, LocoLLM (`loco bench --json`, release build) against llama.cpp
+(llama-cpp-python, the same file, the same thread count), side by side in one run. Each side runs
+in its own process so each gets a clean peak-RSS reading; the fastest of --repetitions is kept on
+both sides, as llama-bench and `loco bench` do.
+
+    python3 Benchmarks/inference_peer_bench.py MODEL.gguf [--threads 1,2] [--prompt-tokens 128,512]
+        [--gen-tokens 128] [--repetitions 3] [--json]
+
+    python3 Benchmarks/inference_peer_bench.py --peer MODEL THREADS PROMPT GEN REPS   (one llama.cpp run)
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def peer(model, threads, prompt_tokens, gen_tokens, repetitions):
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    from llama_cpp import Llama
+    llm = Llama(model_path=model, n_ctx=prompt_tokens + gen_tokens + 8, n_batch=512, n_ubatch=512,
+                n_threads=threads, n_threads_batch=threads, flash_attn=False, verbose=False)
+    rng = random.Random(1)
+    prompt = [rng.randrange(llm.n_vocab()) for _ in range(prompt_tokens)]
+    best_prefill = best_decode = float("inf")
+    for _ in range(repetitions):
+        llm.reset()
+        llm._ctx.memory_clear(True) if hasattr(llm._ctx, "memory_clear") else None
+        start = time.perf_counter()
+        llm.eval(prompt)
+        best_prefill = min(best_prefill, time.perf_counter() - start)
+        token = int(llm.scores[llm.n_tokens - 1].argmax())
+        start = time.perf_counter()
+        for _ in range(gen_tokens):
+            llm.eval([token])
+            token = int(llm.scores[llm.n_tokens - 1].argmax())
+        best_decode = min(best_decode, time.perf_counter() - start)
+    return {"prefill_tokens_per_second": prompt_tokens / best_prefill,
+            "decode_tokens_per_second": gen_tokens / best_decode}
+
+
+def run(command):
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        sys.exit("failed: %s" % " ".join(command))
+    result = json.loads(out)
+    result["peak_rss_bytes"] = usage.ru_maxrss * 1024
+    return result
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--peer":
+        model, threads, prompt, gen, reps = sys.argv[2], *map(int, sys.argv[3:7])
+        json.dump(peer(model, threads, prompt, gen, reps), sys.stdout)
+        return
+    p = argparse.ArgumentParser()
+    p.add_argument("model")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--prompt-tokens", default="128,512")
+    p.add_argument("--gen-tokens", type=int, default=128)
+    p.add_argument("--repetitions", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+    loco = os.path.join(ROOT, ".build", "release", "loco")
+    rows = []
+    for threads in map(int, a.threads.split(",")):
+        for prompt in map(int, a.prompt_tokens.split(",")):
+            theirs = run([sys.executable, os.path.abspath(__file__), "--peer", a.model, str(threads), str(prompt),
+                          str(a.gen_tokens), str(a.repetitions)])
+            ours = run([loco, "bench", "--model", a.model, "--threads", str(threads), "--prompt-tokens", str(prompt),
+                        "--gen-tokens", str(a.gen_tokens), "--repetitions", str(a.repetitions), "--json"])
+            rows.append({
+                "threads": threads, "prompt_tokens": prompt, "gen_tokens": a.gen_tokens,
+                "ours": {k: ours[k] for k in ("prefill_tokens_per_second", "decode_tokens_per_second", "peak_rss_bytes")},
+                "llama_cpp": theirs,
+                "prefill_ratio": ours["prefill_tokens_per_second"] / theirs["prefill_tokens_per_second"],
+                "decode_ratio": ours["decode_tokens_per_second"] / theirs["decode_tokens_per_second"],
+                "weight_bytes": ours["weight_bytes"],
+            })
+    if a.json:
+        json.dump({"model": a.model, "results": rows}, sys.stdout, indent=1)
+        print()
+        return
+    print("model %s (ratios: ours / llama.cpp, above 1 is faster)" % a.model)
+    print("%3s %6s | %9s %9s %6s | %8s %8s %6s | %8s %8s" % ("thr", "prompt", "pp ours", "pp llama", "ratio",
+                                                         "tg ours", "tg llama", "ratio", "RSS ours", "RSS llama"))
+    for r in rows:
+        print("%3d %6d | %9.1f %9.1f %6.2f | %8.1f %8.1f %6.2f | %6.0f MB %6.0f MB" % (
+            r["threads"], r["prompt_tokens"], r["ours"]["prefill_tokens_per_second"],
+            r["llama_cpp"]["prefill_tokens_per_second"], r["prefill_ratio"], r["ours"]["decode_tokens_per_second"],
+            r["llama_cpp"]["decode_tokens_per_second"], r["decode_ratio"], r["ours"]["peak_rss_bytes"] / 1e6,
+            r["llama_cpp"]["peak_rss_bytes"] / 1e6))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+import Foundation
+import Synchronization
+import Tokenization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a generation may do.
+public struct GenerationOptions: Sendable {
+    /// Tokens to generate at most.
+    public var maxTokens: Int
+    public var sampler: SamplerSettings
+    /// Generation stops before any of these strings; the string itself is not returned.
+    public var stopStrings: [String]
+    /// Stop at the model's end-of-generation tokens (EOS, EOT, `<|im_end|>`, ...).
+    public var stopAtEndOfGeneration: Bool
+
+    public init(maxTokens: Int = 256, sampler: SamplerSettings = SamplerSettings(), stopStrings: [String] = [],
+                stopAtEndOfGeneration: Bool = true) {
+        self.maxTokens = maxTokens
+        self.sampler = sampler
+        self.stopStrings = stopStrings
+        self.stopAtEndOfGeneration = stopAtEndOfGeneration
+    }
+}
+
+/// Why a generation ended.
+public enum StopReason: String, Sendable, Codable {
+    case endOfGeneration, stopString, maxTokens
+    /// The session's context is full: generation stops there (the policy: never silently drop
+    /// earlier context; start a new session or a shorter conversation).
+    case contextFull
+    case cancelled
+}
+
+/// Timings of one generation.
+public struct GenerationStatistics: Sendable, Codable {
+    public var promptTokens: Int
+    /// Prompt tokens that were already in the session's cache and not run again.
+    public var reusedPromptTokens: Int
+    public var generatedTokens: Int
+    public var timeToFirstToken: Double
+    public var prefillSeconds: Double
+    public var decodeSeconds: Double
+    public var stopReason: StopReason
+
+    public var prefillTokensPerSecond: Double {
+        prefillSeconds > 0 ? Double(promptTokens - reusedPromptTokens) / prefillSeconds : 0
+    }
+    /// Tokens after the first, over the time they took.
+    public var decodeTokensPerSecond: Double {
+        decodeSeconds > 0 && generatedTokens > 1 ? Double(generatedTokens - 1) / decodeSeconds : 0
+    }
+}
+
+/// One event of a generation stream: a piece of text, then the statistics at the end.
+public enum GenerationEvent: Sendable {
+    case text(String)
+    case finished(GenerationStatistics)
+}
+
+/// Generates text in a ``Session``: prefill, sample, decode, turn tokens into text as they come
+/// (never splitting a character), stop at end-of-generation tokens, stop strings, the token
+/// limit or a full context. Reuses the session's cache: when a new prompt starts with tokens the
+/// session already holds (the earlier turns of a chat), only the rest is run.
+///
+/// One generation at a time per generator; use one generator (and session) per conversation.
+///
+/// ```swift
+/// let generator = Generator(session: model.makeSession(), tokenizer: tokenizer)
+/// for try await event in generator.stream(prompt: tokenizer.encode(text), options: GenerationOptions()) {
+///     if case .text(let piece) = event { print(piece, terminator: "") }
+/// }
+/// ```
+public final class Generator: @unchecked Sendable {
+    public let session: Session
+    public let tokenizer: Tokenizer
+    /// Tokens in the session's cache, in order.
+    public private(set) var history: [Int32] = []
+    private let cancelled = Atomic<Bool>(false)
+
+    public init(session: Session, tokenizer: Tokenizer) {
+        self.session = session
+        self.tokenizer = tokenizer
+    }
+
+    /// Forgets the conversation: the next prompt is run from the start.
+    public func reset() {
+        session.reset()
+        history.removeAll()
+    }
+
+    /// Asks a running generation to stop after the current token.
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+
+    /// Generates after `prompt` (the whole conversation's tokens), calling `onText` with each
+    /// complete piece of text. Returns when generation stops.
+    @discardableResult
+    public func generate(prompt: [Int32], options: GenerationOptions, onText: (String) -> Void) throws -> GenerationStatistics {
+        cancelled.store(false, ordering: .relaxed)
+        guard !prompt.isEmpty else { throw ModelError(.inconsistent("the prompt has no tokens")) }
+        guard prompt.count < session.contextLength else {
+            throw ModelError(.contextFull(position: 0, adding: prompt.count, contextLength: session.contextLength))
+        }
+        // Keep the cached prefix the prompt shares; at least the last prompt token is run again
+        // so its logits exist.
+        var reused = zip(history, prompt).prefix { $0 == $1 }.count
+        reused = min(reused, prompt.count - 1)
+        session.rewind(to: reused)
+        history = Array(prompt[..<reused])
+
+        let start = ContinuousClock.now
+        var logits = try session.forward(tokens: Array(prompt[reused...]), logits: .last).values
+        history = prompt
+        let prefillEnd = ContinuousClock.now
+
+        var sampler = Sampler(options.sampler)
+        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        var stopper = StopStringFilter(stops: options.stopStrings)
+        var generated = 0
+        var firstTokenTime: ContinuousClock.Instant?
+        var reason = StopReason.maxTokens
+
+        loop: while generated < options.maxTokens {
+            if cancelled.load(ordering: .relaxed) || Generator.taskCancelled {
+                reason = .cancelled
+                break
+            }
+            let token = sampler.sample(logits: logits, history: history)
+            generated += 1
+            if firstTokenTime == nil { firstTokenTime = ContinuousClock.now }
+            if options.stopAtEndOfGeneration && tokenizer.isEndOfGeneration(token) {
+                reason = .endOfGeneration
+                break
+            }
+            let (text, hitStop) = stopper.feed(detokenizer.append(token))
+            if !text.isEmpty { onText(text) }
+            if hitStop {
+                reason = .stopString
+                break
+            }
+            guard generated < options.maxTokens else { break }
+            guard session.position < session.contextLength else {
+                reason = .contextFull
+                break loop
+            }
+            logits = try session.decode(token)
+            history.append(token)
+        }
+        if reason != .stopString {
+            let (tail, _) = stopper.feed(detokenizer.finish())
+            let rest = tail + stopper.flush()
+            if !rest.isEmpty { onText(rest) }
+        }
+        let end = ContinuousClock.now
+        let first = firstTokenTime ?? end
+        return GenerationStatistics(
+            promptTokens: prompt.count, reusedPromptTokens: reused, generatedTokens: generated,
+            timeToFirstToken: (first - start).seconds, prefillSeconds: (prefillEnd - start).seconds,
+            decodeSeconds: (end - first).seconds, stopReason: reason)
+    }
+
+    /// The same as a stream of events; cancelling the consuming task stops the generation.
+    public func stream(prompt: [Int32], options: GenerationOptions) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let thread = Thread { [self] in
+                do {
+                    let statistics = try generate(prompt: prompt, options: options) { continuation.yield(.text($0)) }
+                    continuation.yield(.finished(statistics))
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { [weak self] _ in self?.cancel() }
+            thread.start()
+        }
+    }
+
+    static var taskCancelled: Bool { withUnsafeCurrentTask { $0?.isCancelled ?? false } }
+}
+
+/// Holds back text that may be the start of a stop string, and cuts at the first stop string.
+struct StopStringFilter {
+    let stops: [String]
+    private var held = ""
+
+    init(stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
+
+    /// Adds `text`; returns what can be shown now, and whether a stop string was reached.
+    mutating func feed(_ text: String) -> (String, Bool) {
+        guard !stops.isEmpty else { return (text, false) }
+        held += text
+        if let cut = stops.compactMap({ held.range(of: $0)?.lowerBound }).min() {
+            let shown = String(held[..<cut])
+            held = ""
+            return (shown, true)
+        }
+        // Keep the longest tail that is a prefix of some stop string.
+        var keep = 0
+        for stop in stops {
+            for length in stride(from: min(stop.count, held.count), to: 0, by: -1) where length > keep {
+                if held.hasSuffix(String(stop.prefix(length))) {
+                    keep = length
+                    break
+                }
+            }
+        }
+        let shown = String(held.dropLast(keep))
+        held = String(held.suffix(keep))
+        return (shown, false)
+    }
+
+    /// What is still held back, at the end of generation.
+    mutating func flush() -> String {
+        defer { held = "" }
+        return held
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

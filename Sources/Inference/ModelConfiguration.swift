@@ -1,0 +1,134 @@
+import GGUFFormat
+import Tensor
+
+/// The hyper-parameters of a decoder-only model, read from GGUF metadata under the
+/// architecture's prefix (`llama.block_count`, `qwen3.attention.key_length`, ...) with llama.cpp's
+/// defaults where it has them, and checked against each other.
+public struct ModelConfiguration: Sendable, Equatable {
+    /// The architectures this runtime runs, by their GGUF names.
+    public enum Architecture: String, Sendable, CaseIterable {
+        /// Llama 2/3.x, SmolLM2: RMSNorm, interleaved RoPE, GQA, SwiGLU.
+        case llama
+        /// Qwen3 (dense): as llama plus per-head RMSNorm of Q and K before NEOX RoPE.
+        case qwen3
+    }
+
+    public var architecture: Architecture
+    public var blockCount: Int
+    public var embeddingLength: Int
+    public var feedForwardLength: Int
+    public var headCount: Int
+    public var kvHeadCount: Int
+    /// Values per query/key head (`attention.key_length`; Qwen3's differs from width / heads).
+    public var headDimension: Int
+    /// Values of each head that RoPE rotates (`rope.dimension_count`, default the head dimension).
+    public var ropeDimensions: Int
+    public var ropeFrequencyBase: Float
+    /// 1 / the linear RoPE scaling factor (1 without scaling).
+    public var ropeFrequencyScale: Float
+    public var rmsEpsilon: Float
+    /// Positions the model was trained for; the KV cache holds at most this many.
+    public var contextLength: Int
+
+    /// Reads and checks the hyper-parameters in `metadata`.
+    public init(metadata: GGUFMetadata) throws {
+        guard case .string(let name)? = metadata[GGUFKey.architecture] else {
+            throw ModelError(.missingArchitecture)
+        }
+        guard let architecture = Architecture(rawValue: name) else {
+            throw ModelError(.unsupportedArchitecture(name))
+        }
+        let keys = Keys(metadata: metadata, prefix: name)
+        self.architecture = architecture
+        blockCount = try keys.count("block_count")
+        embeddingLength = try keys.count("embedding_length")
+        feedForwardLength = try keys.count("feed_forward_length")
+        headCount = try keys.count("attention.head_count")
+        kvHeadCount = try keys.count("attention.head_count_kv", default: headCount)
+        guard embeddingLength % headCount == 0 || metadata.contains("\(name).attention.key_length") else {
+            throw ModelError(.inconsistent("\(name).embedding_length \(embeddingLength) is not a multiple of \(name).attention.head_count \(headCount) and \(name).attention.key_length is missing"))
+        }
+        headDimension = try keys.count("attention.key_length", default: embeddingLength / headCount)
+        let valueLength = try keys.count("attention.value_length", default: headDimension)
+        ropeDimensions = try keys.count("rope.dimension_count", default: headDimension)
+        ropeFrequencyBase = try keys.float("rope.freq_base", default: 10000)
+        rmsEpsilon = try keys.float("attention.layer_norm_rms_epsilon", default: nil)
+        contextLength = try keys.count("context_length")
+        ropeFrequencyScale = try keys.ropeFrequencyScale()
+
+        guard headCount % kvHeadCount == 0 else {
+            throw ModelError(.inconsistent("\(name).attention.head_count \(headCount) is not a multiple of \(name).attention.head_count_kv \(kvHeadCount)"))
+        }
+        guard valueLength == headDimension else {
+            throw ModelError(.inconsistent("\(name).attention.value_length \(valueLength) differs from \(name).attention.key_length \(headDimension)"))
+        }
+        guard ropeDimensions % 2 == 0, ropeDimensions <= headDimension else {
+            throw ModelError(.inconsistent("\(name).rope.dimension_count \(ropeDimensions) must be even and at most the head dimension \(headDimension)"))
+        }
+        guard ropeFrequencyBase > 0, ropeFrequencyBase.isFinite else {
+            throw ModelError(.invalidValue(key: "\(name).rope.freq_base", value: "\(ropeFrequencyBase)", expected: "a positive number"))
+        }
+        guard rmsEpsilon >= 0, rmsEpsilon.isFinite else {
+            throw ModelError(.invalidValue(key: "\(name).attention.layer_norm_rms_epsilon", value: "\(rmsEpsilon)", expected: "a non-negative number"))
+        }
+    }
+
+    /// Values in one layer's queries (`headCount * headDimension`).
+    public var queryWidth: Int { headCount * headDimension }
+    /// Values in one layer's keys, and values (`kvHeadCount * headDimension`).
+    public var keyValueWidth: Int { kvHeadCount * headDimension }
+
+    /// Typed reads of `<architecture>.<key>`.
+    private struct Keys {
+        let metadata: GGUFMetadata
+        let prefix: String
+
+        func count(_ key: String, default fallback: Int? = nil) throws -> Int {
+            let full = "\(prefix).\(key)"
+            guard let value = metadata[full] else {
+                if let fallback { return fallback }
+                throw ModelError(.missingKey(full))
+            }
+            guard let integer = value.integerValue, integer > 0, integer <= Int64(Int32.max) else {
+                throw ModelError(.invalidValue(key: full, value: "\(value)", expected: "a positive integer"))
+            }
+            return Int(integer)
+        }
+
+        func float(_ key: String, default fallback: Float?) throws -> Float {
+            let full = "\(prefix).\(key)"
+            guard let value = metadata[full] else {
+                if let fallback { return fallback }
+                throw ModelError(.missingKey(full))
+            }
+            guard let number = value.floatingValue else {
+                throw ModelError(.invalidValue(key: full, value: "\(value)", expected: "a FLOAT32"))
+            }
+            return Float(number)
+        }
+
+        /// Linear scaling is a frequency scale; YaRN and LongRoPE change more than that and are
+        /// refused rather than run wrongly.
+        func ropeFrequencyScale() throws -> Float {
+            let typeKey = "\(prefix).rope.scaling.type"
+            let type: String
+            switch metadata[typeKey] {
+            case nil: type = metadata.contains("\(prefix).rope.scale_linear") ? "linear" : "none"
+            case .string(let s)?: type = s
+            case let other?: throw ModelError(.invalidValue(key: typeKey, value: "\(other)", expected: "a STRING"))
+            }
+            switch type {
+            case "none": return 1
+            case "linear":
+                let factorKey = metadata.contains("\(prefix).rope.scaling.factor") ? "rope.scaling.factor" : "rope.scale_linear"
+                let factor = try float(factorKey, default: 1)
+                guard factor > 0, factor.isFinite else {
+                    throw ModelError(.invalidValue(key: "\(prefix).\(factorKey)", value: "\(factor)", expected: "a positive number"))
+                }
+                return 1 / factor
+            default:
+                throw ModelError(.invalidValue(key: typeKey, value: "'\(type)'", expected: "'none' or 'linear' (YaRN and LongRoPE are not supported yet)"))
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Element-wise activations and the softmax, in ggml's formulas (its scalar forms; its SIMD
+/// forms use a polynomial exp within an ulp or two of `expf`).
+public enum Activations {
+    /// SiLU: `x / (1 + exp(-x))`.
+    @inlinable public static func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
+
+    /// GELU, tanh approximation: `0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2)))`.
+    @inlinable public static func gelu(_ x: Float) -> Float {
+        0.5 * x * (1 + tanhf(0.797_884_560_802_865_355_88 * x * (1 + 0.044715 * x * x)))
+    }
+
+    /// SwiGLU of a gated feed-forward layer: `gate[i] = silu(gate[i]) * up[i]`, in place; with
+    /// ``Numerics/llamaCpp`` through ggml's vectorized exp (`ggml_v_silu`), as llama.cpp computes it.
+    public static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int, numerics: Numerics = .fast) {
+        switch numerics {
+        case .fast: for i in 0..<count { gate[i] = silu(gate[i]) * up[i] }
+        case .llamaCpp: for i in 0..<count { gate[i] = GGMLNumerics.silu(gate[i]) * up[i] }
+        }
+    }
+
+    /// GeGLU: `gate[i] = gelu(gate[i]) * up[i]`, in place.
+    public static func geglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { gate[i] = gelu(gate[i]) * up[i] }
+    }
+
+    /// Softmax of `count` values in place, as ggml's `soft_max`: subtract the maximum, `expf`,
+    /// sum in double precision, multiply by the float of `1 / sum`.
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        var maximum = -Float.infinity
+        for i in 0..<count { maximum = max(maximum, x[i]) }
+        var sum = 0.0
+        for i in 0..<count {
+            let e = expf(x[i] - maximum)
+            x[i] = e
+            sum += Double(e)
+        }
+        let inverse = Float(1 / sum)
+        for i in 0..<count { x[i] *= inverse }
+    }
+
+    public static func softmax(_ x: [Float]) -> [Float] {
+        var y = x
+        y.withUnsafeMutableBufferPointer { softmax($0.baseAddress!, count: $0.count) }
+        return y
+    }
+}

@@ -1,0 +1,313 @@
+import CBLAS
+import CKernels
+import GGUFFormat
+
+/// A weight matrix of a linear layer, over a GGUF tensor's bytes: `rows` output features, each a
+/// row of `columns` = ne[0] input features, in the tensor's own block format.
+///
+/// Quantized weights stay where the file maps them (zero copy). F16 and BF16 weights are widened
+/// to F32 once, at load, so their products run in BLAS (this doubles their memory; it is exact).
+/// F32 weights are used in place.
+///
+/// Products quantize or round their input as llama.cpp does for the same weight type
+/// (``ActivationFormat``), then take quantized dot products (CKernels) or BLAS float products,
+/// split by rows over a ``ComputePool``.
+public struct WeightMatrix: Sendable {
+    public let name: String
+    /// The type the weights are stored in, in the file.
+    public let type: GGMLType
+    public let rows: Int
+    public let columns: Int
+    /// What inputs are converted to before the product.
+    public let activationFormat: ActivationFormat
+    let storage: Storage
+
+    /// The weights of `tensor`, which must be a matrix (a vector counts as one row) of a type with
+    /// a dot product.
+    public init(_ tensor: GGUFTensorData) throws {
+        let info = tensor.info
+        guard info.shape.dropFirst(2).allSatisfy({ $0 == 1 }) else {
+            throw TensorError.notAMatrix(tensor: info.name, shape: info.shape)
+        }
+        let storage: Storage = try tensor.withUnsafeBytes { bytes in
+            try Storage(type: info.type, name: info.name, rows: info.rowCount, columns: info.rowLength,
+                        bytes: bytes, owner: tensor.storage)
+        }
+        try self.init(name: info.name, type: info.type, rows: info.rowCount, columns: info.rowLength, storage: storage)
+    }
+
+    /// A matrix over a copy of `bytes`: `rows` rows of `columns` values encoded as `type`.
+    public init(name: String, type: GGMLType, rows: Int, columns: Int, bytes: [UInt8]) throws {
+        let storage = try bytes.withUnsafeBytes { raw in
+            try Storage(type: type, name: name, rows: rows, columns: columns, bytes: raw, owner: nil)
+        }
+        try self.init(name: name, type: type, rows: rows, columns: columns, storage: storage)
+    }
+
+    /// An F32 matrix over a copy of `values` (row-major, `rows` x `columns`).
+    public init(name: String, rows: Int, columns: Int, values: [Float]) throws {
+        let bytes = values.withUnsafeBytes { Array($0) }
+        try self.init(name: name, type: .f32, rows: rows, columns: columns, bytes: bytes)
+    }
+
+    private init(name: String, type: GGMLType, rows: Int, columns: Int, storage: Storage) throws {
+        guard let format = ActivationFormat(weights: type) else {
+            throw TensorError.unsupportedWeightType(tensor: name, type: type)
+        }
+        self.name = name
+        self.type = type
+        self.rows = rows
+        self.columns = columns
+        self.activationFormat = format
+        self.storage = storage
+    }
+
+    // MARK: Products
+
+    /// `output[t][r] = sum_c row_r[c] * input[t][c]` for `count` input rows: `input` is
+    /// `count` x `columns`, `output` is `count` x `rows`, both row-major.
+    public func multiply(
+        _ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>,
+        workspace: MatmulWorkspace, numerics: Numerics = .fast, pool: ComputePool = .shared
+    ) {
+        WeightMatrix.multiply([Product(self, output)], input: input, count: count, workspace: workspace, numerics: numerics, pool: pool)
+    }
+
+    /// `input` (`count` x `columns`) times this matrix's transpose, as a new array (`count` x `rows`).
+    public func multiply(_ input: [Float], count: Int, numerics: Numerics = .fast, pool: ComputePool = .shared) -> [Float] {
+        precondition(input.count == count * columns, "input must be count x columns")
+        var output = [Float](repeating: 0, count: count * rows)
+        input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                multiply(x.baseAddress!, count: count, into: y.baseAddress!, workspace: MatmulWorkspace(), numerics: numerics, pool: pool)
+            }
+        }
+        return output
+    }
+
+    /// One matrix of a fused product and where its `count` x `rows` output goes.
+    public struct Product {
+        public let matrix: WeightMatrix
+        public let output: UnsafeMutablePointer<Float>
+
+        public init(_ matrix: WeightMatrix, _ output: UnsafeMutablePointer<Float>) {
+            self.matrix = matrix
+            self.output = output
+        }
+    }
+
+    /// Several products of the same input (Q, K and V; gate and up) in one parallel region: the
+    /// input is converted once per activation format, and the rows of all matrices are split
+    /// over the pool together. With ``Numerics/llamaCpp`` the dot products run in the variant
+    /// whose float order is ggml's.
+    public static func multiply(
+        _ products: [Product], input: UnsafePointer<Float>, count: Int,
+        workspace: MatmulWorkspace, numerics: Numerics = .fast, pool: ComputePool = .shared
+    ) {
+        guard count > 0, let columns = products.first?.matrix.columns else { return }
+        precondition(products.allSatisfy { $0.matrix.columns == columns }, "fused products need the same input width")
+        var activations: [(ActivationFormat, UnsafeRawPointer)] = []
+        for product in products where !activations.contains(where: { $0.0 == product.matrix.activationFormat }) {
+            let format = product.matrix.activationFormat
+            activations.append((format, workspace.convert(input, count: count, columns: columns, to: format, pool: pool)))
+        }
+        let totalRows = products.reduce(0) { $0 + $1.matrix.rows }
+        // Small products are not worth waking the workers for.
+        let work = totalRows * columns * count
+        let region: (Range<Int>) -> Void = { range in numerics.withKernels {
+            var start = 0
+            for product in products {
+                let matrix = product.matrix
+                let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + matrix.rows)
+                if lower < upper {
+                    let input = activations.first { $0.0 == matrix.activationFormat }!.1
+                    matrix.multiplyRows((lower - start)..<(upper - start), activations: input, count: count, into: product.output)
+                }
+                start += matrix.rows
+            }
+        } }
+        if work < 32 * 1024 { region(0..<totalRows) } else { pool.forEachRange(totalRows, region) }
+    }
+
+    /// Rows `range` of the product, for inputs already in `activationFormat`.
+    func multiplyRows(_ range: Range<Int>, activations: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        switch storage.kernel {
+        case .float:
+            let x = activations.assumingMemoryBound(to: Float.self)
+            let w = storage.base.assumingMemoryBound(to: Float.self) + range.lowerBound * columns
+            if count == 1 {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(range.count), Int32(columns), 1, w, Int32(columns),
+                            x, 1, 0, output + range.lowerBound, 1)
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(range.count), Int32(columns), 1,
+                            x, Int32(columns), w, Int32(columns), 0, output + range.lowerBound, Int32(rows))
+            }
+        case .quantized(let dot):
+            let rowBytes = storage.rowBytes
+            let activationBytes = activationFormat.rowBytes(columns)
+            let base = storage.base
+            if count == 1 {
+                for r in range { output[r] = dot(columns, base + r * rowBytes, activations) }
+                return
+            }
+            // A tile of weight rows stays in L1/L2 while every input row passes over it.
+            let tile = max(1, 16 * 1024 / rowBytes)
+            var tileStart = range.lowerBound
+            while tileStart < range.upperBound {
+                let tileEnd = min(range.upperBound, tileStart + tile)
+                for t in 0..<count {
+                    let a = activations + t * activationBytes
+                    let out = output + t * rows
+                    for r in tileStart..<tileEnd { out[r] = dot(columns, base + r * rowBytes, a) }
+                }
+                tileStart = tileEnd
+            }
+        }
+    }
+
+    // MARK: Rows
+
+    /// Row `index` as floats (an embedding lookup), bit-identical with ggml's `get_rows`.
+    public func row(_ index: Int, into destination: UnsafeMutablePointer<Float>) {
+        precondition(index >= 0 && index < rows, "row \(index) out of 0..<\(rows)")
+        let source = storage.base + index * storage.rowBytes
+        switch storage.kernel {
+        case .float: destination.update(from: source.assumingMemoryBound(to: Float.self), count: columns)
+        case .quantized: storage.dequantizeRow!(source, destination, columns)
+        }
+    }
+
+    public func row(_ index: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: columns) { buffer, count in
+            row(index, into: buffer.baseAddress!)
+            count = columns
+        }
+    }
+
+    /// The bytes of the weights as stored here (F16/BF16 already widened to F32).
+    func withStoredBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(storage) {
+            try body(UnsafeRawBufferPointer(start: storage.base, count: storage.rowBytes * rows))
+        }
+    }
+
+    /// The bytes behind the weights and how products use them.
+    final class Storage: @unchecked Sendable {
+        typealias Dot = @convention(c) (Int, UnsafeRawPointer?, UnsafeRawPointer?) -> Float
+        typealias DequantizeRow = @convention(c) (UnsafeRawPointer?, UnsafeMutablePointer<Float>?, Int) -> Void
+        enum Kernel { case float, quantized(Dot) }
+
+        /// Valid while `owner` (the mapped file) or `buffer` lives: a mapping never moves.
+        let base: UnsafeRawPointer
+        let rowBytes: Int
+        let kernel: Kernel
+        let dequantizeRow: DequantizeRow?
+        private let owner: AnyObject?
+        private let buffer: ByteBuffer?
+
+        init(type: GGMLType, name: String, rows: Int, columns: Int, bytes: UnsafeRawBufferPointer, owner: AnyObject?) throws {
+            guard let rowBytes = type.rowByteCount(columns), columns % type.blockSize == 0 else {
+                throw TensorError.notAMatrix(tensor: name, shape: [columns, rows])
+            }
+            guard bytes.count == rowBytes * rows else {
+                throw TensorError.sizeMismatch(tensor: name, expected: rowBytes * rows, actual: bytes.count)
+            }
+            let kernels = Storage.kernels(type)
+            switch type {
+            case .f16, .bf16:
+                let widened = ByteBuffer(count: rows * columns * 4)
+                let halves = bytes.baseAddress!.assumingMemoryBound(to: UInt16.self)
+                let floats = widened.pointer.assumingMemoryBound(to: Float.self)
+                if type == .f16 { loco_f16_to_f32_row(halves, floats, rows * columns) }
+                else { loco_bf16_to_f32_row(halves, floats, rows * columns) }
+                self.buffer = widened
+                self.owner = nil
+                self.base = UnsafeRawPointer(widened.pointer)
+                self.rowBytes = columns * 4
+                self.kernel = .float
+                self.dequantizeRow = nil
+            case .f32 where owner == nil || Int(bitPattern: bytes.baseAddress) % 4 != 0:
+                let copy = ByteBuffer(count: bytes.count)
+                copy.pointer.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                self.buffer = copy
+                self.owner = nil
+                self.base = UnsafeRawPointer(copy.pointer)
+                self.rowBytes = rowBytes
+                self.kernel = .float
+                self.dequantizeRow = nil
+            case .f32:
+                self.buffer = nil
+                self.owner = owner
+                self.base = bytes.baseAddress!
+                self.rowBytes = rowBytes
+                self.kernel = .float
+                self.dequantizeRow = nil
+            default:
+                guard let (dot, dequantize) = kernels else { throw TensorError.unsupportedWeightType(tensor: name, type: type) }
+                if let owner {
+                    self.buffer = nil
+                    self.owner = owner
+                    self.base = bytes.baseAddress!
+                } else {
+                    let copy = ByteBuffer(count: bytes.count)
+                    copy.pointer.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                    self.buffer = copy
+                    self.owner = nil
+                    self.base = UnsafeRawPointer(copy.pointer)
+                }
+                self.rowBytes = rowBytes
+                self.kernel = .quantized(dot)
+                self.dequantizeRow = dequantize
+            }
+        }
+
+        static func kernels(_ type: GGMLType) -> (Dot, DequantizeRow)? {
+            switch type {
+            case .q4_0: (loco_vec_dot_q4_0_q8_0, loco_dequantize_row_q4_0)
+            case .q4_1: (loco_vec_dot_q4_1_q8_1, loco_dequantize_row_q4_1)
+            case .q5_0: (loco_vec_dot_q5_0_q8_0, loco_dequantize_row_q5_0)
+            case .q5_1: (loco_vec_dot_q5_1_q8_1, loco_dequantize_row_q5_1)
+            case .q8_0: (loco_vec_dot_q8_0_q8_0, loco_dequantize_row_q8_0)
+            case .q2_K: (loco_vec_dot_q2_K_q8_K, loco_dequantize_row_q2_K)
+            case .q3_K: (loco_vec_dot_q3_K_q8_K, loco_dequantize_row_q3_K)
+            case .q4_K: (loco_vec_dot_q4_K_q8_K, loco_dequantize_row_q4_K)
+            case .q5_K: (loco_vec_dot_q5_K_q8_K, loco_dequantize_row_q5_K)
+            case .q6_K: (loco_vec_dot_q6_K_q8_K, loco_dequantize_row_q6_K)
+            case .tq1_0: (loco_vec_dot_tq1_0_q8_K, loco_dequantize_row_tq1_0)
+            case .tq2_0: (loco_vec_dot_tq2_0_q8_K, loco_dequantize_row_tq2_0)
+            default: nil
+            }
+        }
+    }
+}
+
+/// Scratch memory products convert their input into, grown on demand and reused. Not
+/// thread-safe: each session owns one.
+public final class MatmulWorkspace: @unchecked Sendable {
+    private var buffers: [ActivationFormat: ByteBuffer] = [:]
+
+    public init() {}
+
+    /// `input` (`count` x `columns`) converted to `format`, valid until the next call with `format`.
+    func convert(_ input: UnsafePointer<Float>, count: Int, columns: Int, to format: ActivationFormat, pool: ComputePool) -> UnsafeRawPointer {
+        if format == .f32 { return UnsafeRawPointer(input) }
+        let rowBytes = format.rowBytes(columns)
+        let needed = rowBytes * count
+        let buffer: ByteBuffer
+        if let existing = buffers[format], existing.count >= needed {
+            buffer = existing
+        } else {
+            buffer = ByteBuffer(count: needed)
+            buffers[format] = buffer
+        }
+        let destination = buffer.pointer
+        if count * columns < 64 * 1024 {
+            for t in 0..<count { format.convert(input + t * columns, columns: columns, into: destination + t * rowBytes) }
+        } else {
+            pool.forEachRange(count) { rows in
+                for t in rows { format.convert(input + t * columns, columns: columns, into: destination + t * rowBytes) }
+            }
+        }
+        return UnsafeRawPointer(destination)
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import LocoLLM
+
+/// Options shared by `loco run` and `loco chat`.
+struct GenerationArguments: ParsableArguments {
+    @Option(help: "The GGUF model, or a name in the model store. Default: the default model.")
+    var model: String?
+
+    @Option(help: "Tokens to generate at most.")
+    var maxTokens = 256
+
+    @Option(help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0.7
+
+    @Option(help: "Top-k (0: off).")
+    var topK = 40
+
+    @Option(help: "Top-p (1: off).")
+    var topP: Float = 0.95
+
+    @Option(help: "Min-p (0: off).")
+    var minP: Float = 0.05
+
+    @Option(help: "Repetition penalty (1: off).")
+    var repeatPenalty: Float = 1.1
+
+    @Option(help: "Presence penalty (0: off).")
+    var presencePenalty: Float = 0
+
+    @Option(help: "Random seed (the same seed gives the same text).")
+    var seed: UInt64 = 0
+
+    @Option(parsing: .singleValue, help: "Stop before this string (repeatable).")
+    var stop: [String] = []
+
+    @Option(help: "Context length (default: the model's, at most 4096).")
+    var context: Int?
+
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "System message for the chat template.")
+    var system: String?
+
+    var options: GenerationOptions {
+        GenerationOptions(
+            maxTokens: maxTokens,
+            sampler: SamplerSettings(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                     repetitionPenalty: repeatPenalty, presencePenalty: presencePenalty, seed: seed),
+            stopStrings: stop)
+    }
+
+    /// Loads the model, tokenizer and chat template and makes a generator.
+    func load() throws -> (Generator, ChatTemplate?) {
+        let path = try ModelStore().resolve(model)
+        let file = try GGUFFile(contentsOf: path)
+        let loaded = try Model(file: file)
+        let tokenizer = try Tokenizer(gguf: file)
+        let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let session = loaded.makeSession(contextLength: context ?? min(loaded.configuration.contextLength, 4096), pool: pool)
+        return (Generator(session: session, tokenizer: tokenizer), try? ChatTemplate(gguf: file))
+    }
+}
+
+/// Prints a statistics line to standard error.
+func printStatistics(_ s: GenerationStatistics) {
+    let line = "[\(s.promptTokens) prompt tokens (\(s.reusedPromptTokens) cached), \(s.generatedTokens) generated; "
+        + "first token \(ByteFormat.fixed(s.timeToFirstToken * 1000, 0)) ms, prefill \(ByteFormat.fixed(s.prefillTokensPerSecond, 1)) tok/s, "
+        + "decode \(ByteFormat.fixed(s.decodeTokensPerSecond, 1)) tok/s; stop: \(s.stopReason.rawValue)]\n"
+    FileHandle.standardError.write(Data(line.utf8))
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a reply to one prompt, streaming it to standard output.",
+        discussion: "The prompt is put in the model's chat template as a user turn unless --raw is given. A statistics line goes to standard error."
+    )
+
+    @Argument(help: "The prompt.")
+    var prompt: String
+
+    @Flag(help: "Use the prompt as it is, without the chat template.")
+    var raw = false
+
+    @OptionGroup var generation: GenerationArguments
+
+    func run() throws {
+        do {
+            let (generator, template) = try generation.load()
+            let tokens: [Int32]
+            if raw {
+                tokens = generator.tokenizer.encode(prompt, addSpecial: true, parseSpecial: false)
+            } else {
+                guard let template else {
+                    throw ValidationError("the model has no chat template LocoLLM recognizes; use --raw")
+                }
+                var messages: [ChatMessage] = []
+                if let system = generation.system { messages.append(ChatMessage(role: .system, content: system)) }
+                messages.append(ChatMessage(role: .user, content: prompt))
+                let text = try template.render(messages: messages, addGenerationPrompt: true)
+                tokens = generator.tokenizer.encode(text, addSpecial: !template.includesBOS, parseSpecial: true)
+            }
+            let statistics = try generator.generate(prompt: tokens, options: generation.options) { piece in
+                FileHandle.standardOutput.write(Data(piece.utf8))
+            }
+            print("")
+            printStatistics(statistics)
+        } catch let error as ValidationError {
+            throw fail(error.message)
+        } catch {
+            throw fail(error)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import LocoTestSupport
+import Quantization
+import Testing
+@testable import Inference
+import Tensor
+
+/// Small random models (scripts/make-random-model.py) through the SDK in this process, against
+/// llama.cpp's logits for every position of 160 tokens.
+///
+/// - F32 weights: llama.cpp and transformers agree to ~1e-6 of the largest logit on such models
+///   (PEERS.md); the only differences left are the order of float additions in the products, so
+///   the bar is 1e-5 of the largest logit and every argmax the same.
+/// - F16 weights: llama.cpp rounds each product's input to half (so do we); a last-bit difference
+///   upstream now and then flips one of those roundings, a step of 2^-11 of the value. Measured:
+///   4e-4 of the largest logit; the bar is 2^-10 (1e-3) and every argmax the same.
+/// - Quantized weights with `Numerics.llamaCpp`: the activations are quantized by the same code
+///   from the same floats, so the logits must be bit-identical.
+@Suite(.serialized) struct RandomModelParityTests {
+    static let tokens: [Int] = (0..<160).map { ($0 * 7919 + 13) % 509 }
+
+    static func qwen3F32() throws -> String {
+        let path = RandomModels.scratch("qwen3-f32.gguf")
+        let result = try run("python3", [Repository.path("scripts/make-random-model.py"), path, "--arch", "qwen3", "--layers", "3",
+                                         "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2", "--head-dim", "128", "--seed", "4"])
+        try #require(result.status == 0, "make-random-model.py: \(result.stderr)")
+        return path
+    }
+
+    func compare(_ path: String, numerics: Numerics = .fast) throws -> LogitDistance {
+        let model = try Model(contentsOf: path)
+        let ours = try model.makeSession(numerics: numerics).forward(tokens: Self.tokens)
+        let theirs = try LlamaCppPeer.logits(model: path, tokens: Self.tokens)
+        return LogitDistance(ours.values, theirs, vocabulary: model.vocabularySize)
+    }
+
+    @Test(arguments: ["llama-f32", "qwen3-f16-tied", "qwen3-f32"])
+    func floatModelsMatchLlamaCpp(_ name: String) throws {
+        guard LlamaCppPeer.available else { #expect(!Peers.required, "llama-cpp-python is required"); return }
+        let path = name == "qwen3-f32" ? try Self.qwen3F32() : try RandomModels.path(name)
+        let distance = try compare(path)
+        #expect(distance.maxRelative <= (name.contains("f16") ? 1e-3 : 1e-5), "\(name): \(distance)")
+        #expect(distance.argmaxAgreement == 1, "\(name): \(distance)")
+    }
+
+    /// Every tensor quantized (`pure`), so every product takes quantized activations.
+    @Test(arguments: [("llama-f32", QuantizationFileType.q4_1), ("qwen3-f32", .q8_0)])
+    func quantizedModelsAreBitIdenticalInLlamaCppOrder(_ name: String, _ type: QuantizationFileType) throws {
+        guard LlamaCppPeer.available else { #expect(!Peers.required, "llama-cpp-python is required"); return }
+        let source = name == "qwen3-f32" ? try Self.qwen3F32() : try RandomModels.path(name)
+        let path = RandomModels.scratch("\(name)-\(type.rawValue).gguf")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try ModelQuantizer(recipe: QuantizationRecipe(type, pure: true), allowRequantize: false).quantize(input: source, output: path)
+        let distance = try compare(path, numerics: .llamaCpp)
+        #expect(distance.maxAbsolute == 0, "\(name) \(type.rawValue): \(distance)")
+    }
+}
