@@ -33,7 +33,9 @@ public final class Session {
     }
 
     /// Runs `tokens` at the next positions and returns the logits of the positions `selection`
-    /// asks for (all by default: row `i` is the distribution after `tokens[0...i]`).
+    /// asks for (all by default: row `i` is the distribution after `tokens[0...i]`). Long inputs
+    /// run in passes of `batchSize`; a cancelled task stops between passes with
+    /// `CancellationError`, keeping the positions already run.
     public func forward<Token: BinaryInteger>(tokens: [Token], logits selection: LogitsSelection = .all) throws -> Logits {
         let vocabulary = model.vocabularySize
         let ids = try tokens.map { token -> Int in
@@ -51,6 +53,7 @@ public final class Session {
         var values = [Float](repeating: 0, count: rows * vocabulary)
         var done = 0
         while done < ids.count {
+            if done > 0 { try Task.checkCancellation() }
             let chunk = Array(ids[done..<min(ids.count, done + batchSize)])
             let isLast = done + chunk.count == ids.count
             values.withUnsafeMutableBufferPointer { out in

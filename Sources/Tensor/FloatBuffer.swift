@@ -11,9 +11,6 @@ public final class FloatBuffer: @unchecked Sendable {
     }
 
     deinit { pointer.deallocate() }
-
-    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
-    public var array: [Float] { Array(buffer) }
 }
 
 /// Owned, 64-byte aligned bytes (quantized activations, repacked or converted weights).

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The float arithmetic of llama.cpp's CPU backend (ggml-cpu built for AVX-512 by GCC), lane by
@@ -114,4 +115,24 @@ enum GGMLNumerics {
 
     /// One lane of `ggml_v_silu`: `x / (1 + exp(0 - x))` with ``exp(_:)``.
     @inline(__always) static func silu(_ x: Float) -> Float { x / (1 + exp(0 - x)) }
+
+    /// The dot product of a Q4_0 row with Q8_0 activations as ggml's repacked Q4_0 kernels
+    /// (`gemv`/`gemm_q4_0_8x8_q8_0`) compute it: each block's integer sum, then
+    /// `acc = fma(sum, d_w * d_a, acc)` block after block in one lane.
+    static let dotQ4_0Repacked: @convention(c) (Int, UnsafeRawPointer?, UnsafeRawPointer?) -> Float = { n, w, a in
+        guard let w, let a else { return 0 }
+        var acc: Float = 0
+        for b in 0..<(n / 32) {
+            let wb = w + b * 18, ab = a + b * 34
+            // Values (-8...7) times activations (|a| <= 127) fit 16 bits.
+            let q = wb.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
+            let low = SIMD16<Int16>(truncatingIfNeeded: q & 15) &- 8, high = SIMD16<Int16>(truncatingIfNeeded: q &>> 4) &- 8
+            let a0 = SIMD16<Int16>(truncatingIfNeeded: ab.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self))
+            let a1 = SIMD16<Int16>(truncatingIfNeeded: ab.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self))
+            let sum = (SIMD16<Int32>(truncatingIfNeeded: low &* a0) &+ SIMD16<Int32>(truncatingIfNeeded: high &* a1)).wrappedSum()
+            let scale = loco_f16_to_f32_scalar(wb.loadUnaligned(as: UInt16.self)) * loco_f16_to_f32_scalar(ab.loadUnaligned(as: UInt16.self))
+            acc = fma(Float(sum), scale, acc)
+        }
+        return acc
+    }
 }

@@ -8,15 +8,16 @@ import CKernels
 /// layers: measured on SmolLM2-135M Q8_0 over 300 tokens, `fast` logits differ from llama.cpp's by
 /// up to 2 (max logit 38) with the argmax differing on 2-3% of positions, about as much as llama.cpp
 /// differs from itself between a batched and a token-by-token pass. `llamaCpp` removes the
-/// difference where ggml's order is reproduced (bit-identical logits on Q8_0, Q4_1, Q5_0, Q5_1).
+/// difference where ggml's order is reproduced (bit-identical logits on Q8_0, Q4_0, Q4_1, Q5_0, Q5_1).
 public enum Numerics: String, Sendable, CaseIterable {
     /// BLAS attention, `expf`, the fastest dot-product variants.
     case fast
-    /// ggml-cpu's order (GCC, AVX-512 build): dot products in 8-lane AVX2 order, attention as
+    /// ggml-cpu's order (GCC, AVX-512 build): dot products in 8-lane AVX2 order (Q4_0 block by
+    /// block, as ggml's repacked kernels sum it), attention as
     /// `ggml_vec_dot_f32` / `ggml_soft_max` with `ggml_v_expf` / llamafile's `tinyBLAS`, SwiGLU with
     /// `ggml_v_silu`. The attention and SwiGLU arithmetic is emulated in Swift (no hardware FMA
     /// without compiler flags), so this mode is several times slower; it exists to check results.
-    /// Not reproduced: ggml's repacked Q4_0/Q4_K/Q2_K and tiled K-quant products, F32/F16 GEMM.
+    /// Not reproduced: ggml's repacked Q4_K/Q2_K and tiled K-quant products, F32/F16 GEMM.
     case llamaCpp
 
     /// The CKernels feature mask the dot products run under: ggml's dot products accumulate in

@@ -121,7 +121,8 @@ public struct WeightMatrix: Sendable {
                 let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + matrix.rows)
                 if lower < upper {
                     let input = activations.first { $0.0 == matrix.activationFormat }!.1
-                    matrix.multiplyRows((lower - start)..<(upper - start), activations: input, count: count, into: product.output)
+                    matrix.multiplyRows((lower - start)..<(upper - start), activations: input, count: count, into: product.output,
+                                        numerics: numerics)
                 }
                 start += matrix.rows
             }
@@ -130,7 +131,9 @@ public struct WeightMatrix: Sendable {
     }
 
     /// Rows `range` of the product, for inputs already in `activationFormat`.
-    func multiplyRows(_ range: Range<Int>, activations: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+    func multiplyRows(
+        _ range: Range<Int>, activations: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>, numerics: Numerics
+    ) {
         switch storage.kernel {
         case .float:
             let x = activations.assumingMemoryBound(to: Float.self)
@@ -142,7 +145,10 @@ public struct WeightMatrix: Sendable {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(range.count), Int32(columns), 1,
                             x, Int32(columns), w, Int32(columns), 0, output + range.lowerBound, Int32(rows))
             }
-        case .quantized(let dot):
+        case .quantized(var dot):
+            // ggml repacks Q4_0 matrices whose row count is a multiple of 8 (x86 with AVX2) and
+            // then sums block by block with one FMA each.
+            if numerics == .llamaCpp && type == .q4_0 && rows % 8 == 0 { dot = GGMLNumerics.dotQ4_0Repacked }
             let rowBytes = storage.rowBytes
             let activationBytes = activationFormat.rowBytes(columns)
             let base = storage.base
@@ -181,13 +187,6 @@ public struct WeightMatrix: Sendable {
         [Float](unsafeUninitializedCapacity: columns) { buffer, count in
             row(index, into: buffer.baseAddress!)
             count = columns
-        }
-    }
-
-    /// The bytes of the weights as stored here (F16/BF16 already widened to F32).
-    func withStoredBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withExtendedLifetime(storage) {
-            try body(UnsafeRawBufferPointer(start: storage.base, count: storage.rowBytes * rows))
         }
     }
 

@@ -5,12 +5,18 @@ import LocoLLM
 struct LogitsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logits",
-        abstract: "Run tokens through a model and write the logits of every position.",
+        abstract: "Run a prompt or tokens through a model and write the logits of every position.",
         discussion: """
             The output is float32 little-endian, one row of vocabulary-size values per position \
             (rows = positions), written atomically. The input runs as one batched prefill from an \
             empty cache (or, with --decode, one token at a time), as llama.cpp's logits_all \
-            output for the same tokens does.
+            output for the same tokens does. --prompt is tokenized with the model's own \
+            tokenizer (BOS added when the model asks for it, control tokens such as \
+            <|im_start|> recognized); the ids go to standard error.
+
+            --numerics llama-cpp orders the float work as llama.cpp's CPU backend does: logits \
+            are then bit-identical with llama.cpp's for Q8_0, Q4_1, Q5_0 and Q5_1 weights \
+            (slower; see Documentation/Inference.md).
             """
     )
 
@@ -18,7 +24,10 @@ struct LogitsCommand: ParsableCommand {
     var model: String?
 
     @Option(help: "Comma-separated token ids, e.g. 1,2,3.")
-    var tokens: String
+    var tokens: String?
+
+    @Option(help: "Text to tokenize and run.")
+    var prompt: String?
 
     @Option(help: "Where to write the logits.")
     var out: String
@@ -29,7 +38,7 @@ struct LogitsCommand: ParsableCommand {
     @Option(help: "Threads to use (default: all cores).")
     var threads: Int?
 
-    @Option(help: "fast, or llama-cpp: llama.cpp's float order (bit-identical logits where reproduced, slower).")
+    @Option(help: "fast, or llama-cpp (llama.cpp's float order).")
     var numerics: String = "fast"
 
     @Flag(help: "Run the tokens one at a time (decode steps) instead of one batched prefill.")
@@ -44,44 +53,53 @@ struct LogitsCommand: ParsableCommand {
     }
 
     func validate() throws {
+        guard (tokens == nil) != (prompt == nil) else { throw ValidationError("give exactly one of --tokens and --prompt") }
         guard KVCache.Precision(rawValue: kvCache) != nil else { throw ValidationError("--kv-cache must be f32 or f16") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard numericsMode != nil else { throw ValidationError("--numerics must be fast or llama-cpp") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
         do {
-            let ids = try tokens.split(separator: ",").map { part -> Int in
-                guard let id = Int(part.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--tokens: '\(part)' is not a token id")
-                }
-                return id
-            }
-            guard !ids.isEmpty else { throw ValidationError("--tokens is empty") }
             let path = try ModelStore().resolve(model)
-            let loaded = try Model(contentsOf: path)
+            let file = try GGUFFile(contentsOf: path)
+            let ids: [Int]
+            if let prompt {
+                ids = try Tokenizer(gguf: file).encode(prompt, addSpecial: true, parseSpecial: true).map(Int.init)
+                FileHandle.standardError.write(Data("tokens: \(ids.map(String.init).joined(separator: ","))\n".utf8))
+            } else {
+                ids = try parseTokens(tokens!)
+            }
+            guard !ids.isEmpty else { throw ValidationError("the input has no tokens") }
+            let loaded = try Model(file: file)
             let pool = threads.map { ComputePool(threads: $0) } ?? .shared
             let session = loaded.makeSession(cachePrecision: KVCache.Precision(rawValue: kvCache)!, numerics: numericsMode!, pool: pool)
             let start = Date()
-            let logits: Inference.Logits
+            var values: [Float] = []
             if decode {
-                var values: [Float] = []
                 values.reserveCapacity(ids.count * loaded.vocabularySize)
                 for id in ids { values += try session.decode(id) }
-                logits = Inference.Logits(positions: ids.count, vocabularySize: loaded.vocabularySize, values: values)
             } else {
-                logits = try session.forward(tokens: ids)
+                values = try session.forward(tokens: ids).values
             }
             let seconds = Date().timeIntervalSince(start)
-            let data = logits.values.withUnsafeBufferPointer { Data(buffer: $0) }
-            try data.write(to: URL(fileURLWithPath: out), options: .atomic)
+            try values.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: out), options: .atomic)
             FileHandle.standardError.write(Data(String(
-                format: "%d positions x %d logits -> %@ (%.1f tokens/s)\n", logits.positions, logits.vocabularySize,
+                format: "%d positions x %d logits -> %@ (%.1f tokens/s)\n", ids.count, loaded.vocabularySize,
                 out as NSString, Double(ids.count) / seconds).utf8))
         } catch let error as ValidationError {
             throw fail(error.message)
         } catch {
             throw fail(error)
+        }
+    }
+
+    private func parseTokens(_ text: String) throws -> [Int] {
+        try text.split(separator: ",").map { part in
+            guard let id = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--tokens: '\(part)' is not a token id")
+            }
+            return id
         }
     }
 }

@@ -157,6 +157,43 @@ import Testing
         }
     }
 
+    /// In llama.cpp's order a Q4_0 matrix with a multiple of 8 rows is summed block by block with
+    /// one FMA each (ggml's repacked kernels); other matrices keep the 8-lane order.
+    @Test func repackedQ4_0OrderIsBlockByBlock() throws {
+        let columns = 512
+        for rows in [16, 12] {
+            let (matrix, _, bytes) = try Self.matrixAndBytes(.q4_0, rows: rows, columns: columns, seed: 41)
+            var random = TestRandom(seed: 42)
+            let input = random.normals(2 * columns)
+            let ordered = matrix.multiply(input, count: 2, numerics: .llamaCpp)
+            var expected: [Float] = []
+            for t in 0..<2 {
+                var q8 = [UInt8](repeating: 0, count: ActivationFormat.q8_0.rowBytes(columns))
+                input.withUnsafeBufferPointer { x in
+                    q8.withUnsafeMutableBytes { ActivationFormat.q8_0.convert(x.baseAddress! + t * columns, columns: columns, into: $0.baseAddress!) }
+                }
+                for r in 0..<rows {
+                    var acc: Float = 0
+                    for b in 0..<(columns / 32) {
+                        let w = r * (columns / 32 * 18) + b * 18, a = b * 34
+                        var sum = 0
+                        for j in 0..<16 {
+                            sum += (Int(bytes[w + 2 + j] & 15) - 8) * Int(Int8(bitPattern: q8[a + 2 + j]))
+                            sum += (Int(bytes[w + 2 + j] >> 4) - 8) * Int(Int8(bitPattern: q8[a + 18 + j]))
+                        }
+                        acc = acc.addingProduct(Float(sum), Float(Self.half(bytes, w)) * Float(Self.half(q8, a)))
+                    }
+                    expected.append(acc)
+                }
+            }
+            if rows % 8 == 0 {
+                #expect(ordered.map(\.bitPattern) == expected.map(\.bitPattern))
+            } else {
+                for (a, b) in zip(ordered, expected) { #expect(abs(a - b) <= 1e-4 * max(1, abs(b))) }
+            }
+        }
+    }
+
     @Test func rowsDequantizeAsTheReferenceCodec() throws {
         for type in Self.quantizedTypes {
             let (matrix, weights) = try Self.matrix(type, rows: 3, columns: 256, seed: 7)
