@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
             let path = try ModelStore().resolve(model)
             let loaded = try Model(contentsOf: path)
             let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            var random = SystemRandomNumberGeneratorSeeded(seed: 1)
+            var random = SplitMix64(seed: 1)
             let vocabulary = loaded.vocabularySize
             let prompt = (0..<promptTokens).map { _ in Int32(random.next() % UInt64(vocabulary)) }
             var bestPrefill = Double.infinity
@@ -86,19 +86,6 @@ struct BenchResult: Codable {
     var decodeTokensPerSecond: Double
     var peakRSSBytes: Int
     var weightBytes: Int
-}
-
-/// SplitMix64 for the benchmark's prompt, so every run feeds the same tokens.
-struct SystemRandomNumberGeneratorSeeded: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 enum PeakMemory {
