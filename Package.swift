@@ -66,7 +66,7 @@ let package = Package(
             dependencies: ["Tokenization", "LocoTestSupport", "loco", "tokenize"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Quantization", "LocoTestSupport"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Quantization", "CKernels", "LocoTestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tensor", "Quantization", "LocoTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

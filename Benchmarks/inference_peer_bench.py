@@ -26,6 +26,12 @@ def peer(model, threads, prompt_tokens, gen_tokens, repetitions):
     from llama_cpp import Llama
     llm = Llama(model_path=model, n_ctx=prompt_tokens + gen_tokens + 8, n_batch=512, n_ubatch=512,
                 n_threads=threads, n_threads_batch=threads, flash_attn=False, verbose=False)
+    import numpy as np
+
+    def last_argmax():
+        # Only the batch's last position has logits (logits_all is off, as in llama-bench).
+        return int(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).argmax())
+
     rng = random.Random(1)
     prompt = [rng.randrange(llm.n_vocab()) for _ in range(prompt_tokens)]
     best_prefill = best_decode = float("inf")
@@ -35,11 +41,11 @@ def peer(model, threads, prompt_tokens, gen_tokens, repetitions):
         start = time.perf_counter()
         llm.eval(prompt)
         best_prefill = min(best_prefill, time.perf_counter() - start)
-        token = int(llm.scores[llm.n_tokens - 1].argmax())
+        token = last_argmax()
         start = time.perf_counter()
         for _ in range(gen_tokens):
             llm.eval([token])
-            token = int(llm.scores[llm.n_tokens - 1].argmax())
+            token = last_argmax()
         best_decode = min(best_decode, time.perf_counter() - start)
     return {"prefill_tokens_per_second": prompt_tokens / best_prefill,
             "decode_tokens_per_second": gen_tokens / best_decode}

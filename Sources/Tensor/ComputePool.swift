@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -33,6 +34,7 @@ public final class ComputePool: @unchecked Sendable {
     public init(threads: Int) {
         threadCount = max(1, threads)
         state = State()
+        _ = loco_openblas_select_core()
         openblas_set_num_threads(1)
         for index in 1..<threadCount {
             let state = self.state

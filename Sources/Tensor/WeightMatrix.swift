@@ -112,6 +112,28 @@ public struct WeightMatrix: Sendable {
             activations.append((format, workspace.convert(input, count: count, columns: columns, to: format, pool: pool)))
         }
         let totalRows = products.reduce(0) { $0 + $1.matrix.rows }
+        if numerics == .fast, count >= panelMinimumCount, loco_panel_preferred() != 0,
+           products.allSatisfy({ $0.matrix.hasPanelForm }) {
+            var panels: [(ActivationFormat, UnsafeRawPointer)] = []
+            for (format, converted) in activations {
+                panels.append((format, workspace.panel(converted, count: count, columns: columns, format: format, pool: pool)))
+            }
+            pool.forEachRange(totalRows) { range in
+                var start = 0
+                for product in products {
+                    let matrix = product.matrix
+                    let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + matrix.rows)
+                    if lower < upper {
+                        let panel = panels.first { $0.0 == matrix.activationFormat }!.1
+                        let done = loco_panel_gemm(Int32(matrix.type.rawValue), matrix.storage.base, matrix.storage.rowBytes,
+                                                   lower - start, upper - lower, columns, panel, count, product.output, matrix.rows)
+                        precondition(done != 0, "panel product of \(matrix.name) failed (out of memory)")
+                    }
+                    start += matrix.rows
+                }
+            }
+            return
+        }
         // Small products are not worth waking the workers for.
         let work = totalRows * columns * count
         let region: (Range<Int>) -> Void = { range in numerics.withKernels {
@@ -128,6 +150,17 @@ public struct WeightMatrix: Sendable {
             }
         } }
         if work < 32 * 1024 { region(0..<totalRows) } else { pool.forEachRange(totalRows, region) }
+    }
+
+    /// Input rows from which products in ``Numerics/fast`` go through the panel kernels
+    /// (`loco_panel_gemm`), which unpack each weight row once for all inputs: below it, the
+    /// unpacking costs more than it saves.
+    static let panelMinimumCount = 8
+
+    /// Whether products can go through the panel kernels (every quantized type with a dot product).
+    var hasPanelForm: Bool {
+        guard case .quantized = storage.kernel else { return false }
+        return loco_panel_supports(Int32(type.rawValue)) != 0
     }
 
     /// Rows `range` of the product, for inputs already in `activationFormat`.
@@ -286,6 +319,33 @@ public final class MatmulWorkspace: @unchecked Sendable {
     private var buffers: [ActivationFormat: ByteBuffer] = [:]
 
     public init() {}
+
+    private var panels: [ActivationFormat: ByteBuffer] = [:]
+
+    /// Activations already in `format` (`count` rows) as panel rows for `loco_panel_gemm`, valid
+    /// until the next call with `format`.
+    func panel(_ activations: UnsafeRawPointer, count: Int, columns: Int, format: ActivationFormat, pool: ComputePool) -> UnsafeRawPointer {
+        let code: Int32 = switch format {
+        case .q8_0: 0
+        case .q8_1: 1
+        default: 2
+        }
+        let panelRowBytes = loco_panel_row_bytes(columns), sourceRowBytes = format.rowBytes(columns)
+        let needed = panelRowBytes * count
+        let buffer: ByteBuffer
+        if let existing = panels[format], existing.count >= needed {
+            buffer = existing
+        } else {
+            buffer = ByteBuffer(count: needed)
+            panels[format] = buffer
+        }
+        let destination = buffer.pointer
+        pool.forEachRange(count) { rows in
+            loco_panel_activations(code, activations + rows.lowerBound * sourceRowBytes, sourceRowBytes, rows.count, columns,
+                                   destination + rows.lowerBound * panelRowBytes)
+        }
+        return UnsafeRawPointer(destination)
+    }
 
     /// `input` (`count` x `columns`) converted to `format`, valid until the next call with `format`.
     func convert(_ input: UnsafePointer<Float>, count: Int, columns: Int, to format: ActivationFormat, pool: ComputePool) -> UnsafeRawPointer {

@@ -28,6 +28,10 @@ uint32_t loco_cpu_features(void);
 void loco_set_cpu_feature_mask(uint32_t mask);
 uint32_t loco_cpu_feature_mask(void);
 
+/// Makes a DYNAMIC_ARCH OpenBLAS that did not recognize this CPU (and fell back to old SSE
+/// kernels) use the AVX-512 or AVX2 kernels the CPU has. Call once, before any thread runs BLAS.
+/// Returns the core switched to, or NULL when nothing changed.
+const char *loco_openblas_select_core(void);
 /// IEEE binary16 -> binary32, exact for every input (NaN payloads kept, subnormals expanded).
 void loco_f16_to_f32_row(const uint16_t *src, float *dst, size_t count);
 /// bfloat16 -> binary32 (a 16-bit shift, exact).
@@ -88,6 +92,31 @@ void loco_dequantize_row_q6_K(const void *x, float *y, size_t n);
 void loco_dequantize_row_q8_K(const void *x, float *y, size_t n);
 void loco_dequantize_row_tq1_0(const void *x, float *y, size_t n);
 void loco_dequantize_row_tq2_0(const void *x, float *y, size_t n);
+
+
+// MARK: - Panel products (many input rows)
+//
+// A product of many activation rows (prefill) through one common form of every weight format
+// (gemm_panel.c): weight rows are unpacked a few at a time into unsigned bytes with a scale and a
+// minimum per 16 values, activations (the bytes the quantizers above made) into signed bytes with
+// their scales and group sums, and one integer kernel multiplies the two. Integer sums are exact;
+// only the float rounding differs from the row kernels.
+
+/// Bytes of one panel row of n values (64-byte multiple).
+size_t loco_panel_row_bytes(size_t n);
+/// 1 if weights of ggml type id `type` have a panel form.
+int loco_panel_supports(int type);
+/// 1 if the panel kernel has a SIMD variant on this CPU (under the calling thread's feature
+/// mask), so it beats the row kernels; without one it still runs, in portable C.
+int loco_panel_preferred(void);
+/// Panel rows for `rows` activation rows of n values in `format` (0: Q8_0, 1: Q8_1, 2: Q8_K),
+/// `row_bytes` apart, into `panel` (64-byte aligned, rows * loco_panel_row_bytes(n) bytes).
+void loco_panel_activations(int format, const void *a, size_t row_bytes, size_t rows, size_t n, void *panel);
+/// out[t * ldo + r] = dot(weight row r, activation row t) for r in row_start ..< row_start +
+/// row_count and t < count; `w` is the whole matrix (rows `w_row_bytes` apart). Returns 0 (and
+/// writes nothing) for an unsupported type or width, or when memory runs out.
+int loco_panel_gemm(int type, const void *w, size_t w_row_bytes, size_t row_start, size_t row_count, size_t n,
+                    const void *panel, size_t count, float *out, size_t ldo);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,442 @@
+// Quantized matrix products of many input rows (prefill): every weight format is unpacked, a few
+// rows at a time, into one common "panel" form, and one integer kernel multiplies panels.
+//
+// The common form writes each weight value as `scale * q + min` with q an unsigned byte and scale
+// and min shared by a group of 16 values (every ggml format fits: a 32-value block is two groups
+// with the same scale; Q4_0's `d * (q - 8)` is scale d, min -8d; Q8_0's signed q is q + 128 with
+// min -128d; Q6_K's `d * sc * (q - 32)` is scale d*sc, min -32*d*sc; ...). Activations keep the
+// bytes ggml's activation quantizers made (Q8_0, Q8_1 or Q8_K): signed q, a float scale, and per
+// group the sum the minimum multiplies. Then
+//
+//   dot(w, a) = sum over lanes of 4 values: isum * wscale * ascale  +  sum over groups: wmin * asum
+//
+// where each isum (four u8 * s8 products) is exact in int32. Only the float rounding differs
+// from the row-by-row dot products (same integers, same scales, other order and grouping), which
+// is why this path serves Numerics.fast only.
+//
+#include "CKernels.h"
+#include "row_kernels.h"
+
+#include <stdlib.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// A panel row of n values (n padded to Kp, a multiple of 64, with zeros) is a run of chunks of
+// 64m values, m = 4 while 256 values remain, then 2 while 128 remain, then 1. A chunk is m steps
+// of 64 bytes and then 16 lane scales (floats): int32 lane l of the chunk covers its values
+// 4m*l ..< 4m*(l+1), step s holding values 4m*l + 4s ..< 4m*l + 4s + 4 in bytes 4l ..< 4l + 4.
+// A lane's 4m values lie in one group of 16, so one scale serves them all, and the kernel sums
+// the m steps in integers before it converts and scales once a chunk. The group terms follow the
+// chunks (Kp/16 floats, padded to a multiple of 16). Everything is 64-byte aligned when the panel is.
+#define F16(h) loco_f16_to_f32_scalar(h)
+
+static size_t padded_values(size_t n) { return (n + 63) / 64 * 64; }
+static size_t padded_groups(size_t n) { return (padded_values(n) / 16 + 15) / 16 * 16; }
+/// Steps of the chunk starting at value `v` of a row padded to `kp` values.
+static size_t chunk_steps(size_t v, size_t kp) { return kp - v >= 256 ? 4 : kp - v >= 128 ? 2 : 1; }
+
+size_t loco_panel_row_bytes(size_t n) {
+    const size_t kp = padded_values(n);
+    size_t chunks = 0;
+    for (size_t v = 0; v < kp; v += 64 * chunk_steps(v, kp)) chunks++;
+    return kp + 64 * chunks + padded_groups(n) * 4;
+}
+
+/// Writes one panel row from n values q, n/16 group scales and n/16 group terms.
+static void lay_out(size_t n, const uint8_t *q, const float *group_scale, const float *group_term, uint8_t *row) {
+    const size_t kp = padded_values(n);
+    uint8_t *out = row;
+    for (size_t v0 = 0; v0 < kp;) {
+        const size_t m = chunk_steps(v0, kp);
+        float *scales = (float *)(out + 64 * m);
+        for (size_t l = 0; l < 16; l++) {
+            const size_t lane = v0 + 4 * m * l;
+            for (size_t s = 0; s < m; s++) {
+                const size_t v = lane + 4 * s;
+                uint32_t word = 0;
+                if (v < n) memcpy(&word, q + v, 4);
+                memcpy(out + 64 * s + 4 * l, &word, 4);
+            }
+            scales[l] = lane < n ? group_scale[lane / 16] : 0.0f;
+        }
+        out += 64 * m + 64;
+        v0 += 64 * m;
+    }
+    float *terms = (float *)out;
+    const size_t groups = padded_groups(n);
+    for (size_t g = 0; g < groups; g++) terms[g] = g < n / 16 ? group_term[g] : 0.0f;
+}
+
+// MARK: - Weights: q, group scale and group minimum of every format
+
+/// Decodes one weight row of `type` into unsigned values q, group scales and group minimums.
+/// Returns 0 for a type without a panel form.
+static int unpack_weights(int type, const void *row, size_t n, uint8_t *q, float *sc, float *mn) {
+    switch (type) {
+    case 2: { // Q4_0
+        const blk_q4_0 *x = row;
+        for (size_t i = 0; i < n / 32; i++, q += 32) {
+            const float d = F16(x[i].d);
+            for (int j = 0; j < 16; j++) { q[j] = x[i].qs[j] & 0xF; q[j + 16] = x[i].qs[j] >> 4; }
+            sc[2 * i] = sc[2 * i + 1] = d;
+            mn[2 * i] = mn[2 * i + 1] = -8.0f * d;
+        }
+        return 1;
+    }
+    case 3: { // Q4_1
+        const blk_q4_1 *x = row;
+        for (size_t i = 0; i < n / 32; i++, q += 32) {
+            for (int j = 0; j < 16; j++) { q[j] = x[i].qs[j] & 0xF; q[j + 16] = x[i].qs[j] >> 4; }
+            sc[2 * i] = sc[2 * i + 1] = F16(x[i].d);
+            mn[2 * i] = mn[2 * i + 1] = F16(x[i].m);
+        }
+        return 1;
+    }
+    case 6: case 7: { // Q5_0, Q5_1
+        const size_t stride = type == 6 ? sizeof(blk_q5_0) : sizeof(blk_q5_1);
+        for (size_t i = 0; i < n / 32; i++, q += 32) {
+            const uint8_t *b = (const uint8_t *)row + i * stride;
+            uint32_t qh;
+            float d, m;
+            const uint8_t *qs;
+            if (type == 6) {
+                const blk_q5_0 *x = (const blk_q5_0 *)b;
+                memcpy(&qh, x->qh, 4);
+                qs = x->qs;
+                d = F16(x->d);
+                m = -16.0f * d;
+            } else {
+                const blk_q5_1 *x = (const blk_q5_1 *)b;
+                memcpy(&qh, x->qh, 4);
+                qs = x->qs;
+                d = F16(x->d);
+                m = F16(x->m);
+            }
+            for (int j = 0; j < 16; j++) {
+                q[j] = (uint8_t)((qs[j] & 0xF) | ((qh >> j) & 1) << 4);
+                q[j + 16] = (uint8_t)((qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+            }
+            sc[2 * i] = sc[2 * i + 1] = d;
+            mn[2 * i] = mn[2 * i + 1] = m;
+        }
+        return 1;
+    }
+    case 8: { // Q8_0
+        const blk_q8_0 *x = row;
+        for (size_t i = 0; i < n / 32; i++, q += 32) {
+            const float d = F16(x[i].d);
+            for (int j = 0; j < 32; j++) q[j] = (uint8_t)(x[i].qs[j] + 128);
+            sc[2 * i] = sc[2 * i + 1] = d;
+            mn[2 * i] = mn[2 * i + 1] = -128.0f * d;
+        }
+        return 1;
+    }
+    case 10: { // Q2_K
+        const blk_q2_K *x = row;
+        for (size_t i = 0; i < n / 256; i++) {
+            const float d = F16(x[i].d), dmin = F16(x[i].dmin);
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *qs = x[i].qs + 32 * h;
+                for (int j = 0; j < 4; j++) {
+                    for (int l = 0; l < 32; l++) *q++ = (qs[l] >> (2 * j)) & 3;
+                    for (int half = 0; half < 2; half++) {
+                        const uint8_t s = x[i].scales[8 * h + 2 * j + half];
+                        *sc++ = d * (float)(s & 0xF);
+                        *mn++ = -dmin * (float)(s >> 4);
+                    }
+                }
+            }
+        }
+        return 1;
+    }
+    case 11: { // Q3_K
+        const blk_q3_K *x = row;
+        for (size_t i = 0; i < n / 256; i++) {
+            const float d = F16(x[i].d);
+            uint64_t lo, hi;
+            loco_unpack_scales_q3_K(x[i].scales, &lo, &hi);
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *qs = x[i].qs + 32 * h;
+                for (int j = 0; j < 4; j++) {
+                    const uint8_t bit = (uint8_t)(1u << (4 * h + j));
+                    for (int l = 0; l < 32; l++) *q++ = (uint8_t)(((qs[l] >> (2 * j)) & 3) + ((x[i].hmask[l] & bit) ? 4 : 0));
+                    for (int half = 0; half < 2; half++) {
+                        const int k = 8 * h + 2 * j + half;
+                        const float dl = d * (float)(loco_byte(k < 8 ? lo : hi, k & 7) - 32);
+                        *sc++ = dl;
+                        *mn++ = -4.0f * dl;
+                    }
+                }
+            }
+        }
+        return 1;
+    }
+    case 12: case 13: { // Q4_K, Q5_K
+        for (size_t i = 0; i < n / 256; i++) {
+            const uint8_t *scales, *qs, *qh = NULL;
+            uint16_t dh, dminh;
+            if (type == 12) {
+                const blk_q4_K *x = (const blk_q4_K *)row + i;
+                scales = x->scales; qs = x->qs; dh = x->d; dminh = x->dmin;
+            } else {
+                const blk_q5_K *x = (const blk_q5_K *)row + i;
+                scales = x->scales; qs = x->qs; qh = x->qh; dh = x->d; dminh = x->dmin;
+            }
+            const float d = F16(dh), dmin = F16(dminh);
+            uint64_t s6, m6;
+            loco_unpack_scales_k4(scales, &s6, &m6);
+            for (int j = 0; j < 8; j++) {
+                const uint8_t *b = qs + 32 * (j / 2);
+                for (int l = 0; l < 32; l++) {
+                    uint8_t v = (j & 1) ? (b[l] >> 4) : (b[l] & 0xF);
+                    if (qh && (qh[l] >> j) & 1) v += 16;
+                    *q++ = v;
+                }
+                const float dl = d * (float)loco_byte(s6, j), ml = -dmin * (float)loco_byte(m6, j);
+                *sc++ = dl; *sc++ = dl;
+                *mn++ = ml; *mn++ = ml;
+            }
+        }
+        return 1;
+    }
+    case 14: { // Q6_K
+        const blk_q6_K *x = row;
+        for (size_t i = 0; i < n / 256; i++, q += 256) {
+            const float d = F16(x[i].d);
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = x[i].ql + 64 * h, *qh = x[i].qh + 32 * h;
+                uint8_t *y = q + 128 * h;
+                for (int l = 0; l < 32; l++) {
+                    y[l + 0] = (uint8_t)((ql[l] & 0xF) | ((qh[l] & 3) << 4));
+                    y[l + 32] = (uint8_t)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+                    y[l + 64] = (uint8_t)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+                    y[l + 96] = (uint8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+                }
+                // Groups of 16 in value order: y[0..15] is scales[8h + 0], y[16..31] scales[8h + 1], ...
+                for (int g = 0; g < 8; g++) {
+                    const float dl = d * (float)x[i].scales[8 * h + g];
+                    *sc++ = dl;
+                    *mn++ = -32.0f * dl;
+                }
+            }
+        }
+        return 1;
+    }
+    case 34: case 35: { // TQ1_0, TQ2_0: trits 0, 1, 2 stand for -1, 0, 1
+        float *y = malloc(256 * sizeof(float));
+        if (!y) return 0;
+        const size_t stride = type == 34 ? sizeof(blk_tq1_0) : sizeof(blk_tq2_0);
+        for (size_t i = 0; i < n / 256; i++, q += 256) {
+            const uint8_t *b = (const uint8_t *)row + i * stride;
+            const uint16_t dh = type == 34 ? ((const blk_tq1_0 *)b)->d : ((const blk_tq2_0 *)b)->d;
+            // Decoding through the exact dequantizer with d = 1 gives the trits as -1, 0, 1.
+            uint8_t copy[sizeof(blk_tq1_0) > sizeof(blk_tq2_0) ? sizeof(blk_tq1_0) : sizeof(blk_tq2_0)];
+            memcpy(copy, b, stride);
+            const uint16_t one = 0x3C00;
+            memcpy(copy + stride - 2, &one, 2);
+            if (type == 34) loco_dequantize_row_tq1_0(copy, y, 256);
+            else loco_dequantize_row_tq2_0(copy, y, 256);
+            for (int l = 0; l < 256; l++) q[l] = (uint8_t)((int)y[l] + 1);
+            const float d = F16(dh);
+            for (int g = 0; g < 16; g++) { *sc++ = d; *mn++ = -d; }
+        }
+        free(y);
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+int loco_panel_supports(int type) {
+    switch (type) {
+    case 2: case 3: case 6: case 7: case 8: case 10: case 11: case 12: case 13: case 14: case 34: case 35: return 1;
+    default: return 0;
+    }
+}
+
+// MARK: - Activations
+
+void loco_panel_activations(int format, const void *a, size_t row_bytes, size_t rows, size_t n, void *panel) {
+    const size_t out_bytes = loco_panel_row_bytes(n);
+    int8_t *q = malloc(n);
+    float *sc = malloc(n / 16 * sizeof(float)), *sum = malloc(n / 16 * sizeof(float));
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *row = (const uint8_t *)a + r * row_bytes;
+        if (format == 0 || format == 1) { // Q8_0, Q8_1
+            const size_t stride = format == 0 ? sizeof(blk_q8_0) : sizeof(blk_q8_1);
+            for (size_t i = 0; i < n / 32; i++) {
+                const uint8_t *b = row + i * stride;
+                uint16_t dh, sh = 0;
+                memcpy(&dh, b, 2);
+                if (format == 1) memcpy(&sh, b + 2, 2);
+                const int8_t *qs = (const int8_t *)(b + stride - 32);
+                memcpy(q + 32 * i, qs, 32);
+                const float d = F16(dh);
+                sc[2 * i] = sc[2 * i + 1] = d;
+                if (format == 0) {
+                    for (int g = 0; g < 2; g++) {
+                        int s = 0;
+                        for (int l = 0; l < 16; l++) s += qs[16 * g + l];
+                        sum[2 * i + g] = d * (float)s;
+                    }
+                } else {
+                    // The `_1` minimum multiplies the block sum ggml stored, rounded to a half.
+                    sum[2 * i] = F16(sh);
+                    sum[2 * i + 1] = 0.0f;
+                }
+            }
+        } else { // Q8_K
+            const blk_q8_K *x = (const blk_q8_K *)row;
+            for (size_t i = 0; i < n / 256; i++) {
+                memcpy(q + 256 * i, x[i].qs, 256);
+                for (int g = 0; g < 16; g++) {
+                    sc[16 * i + g] = x[i].d;
+                    sum[16 * i + g] = x[i].d * (float)x[i].bsums[g];
+                }
+            }
+        }
+        lay_out(n, (const uint8_t *)q, sc, sum, (uint8_t *)panel + r * out_bytes);
+    }
+    free(q);
+    free(sc);
+    free(sum);
+}
+
+/// The Q8_1 activation panel pairs with weights whose minimum covers a whole 32-value block: the
+/// block sum sits in the first group's term and the second's is zero, so the weight's minimum
+/// (the same in both groups) counts once. Every `_1` weight format repeats its minimum in both.
+
+// MARK: - Tiles
+
+#define TILE 4
+
+static void tile_scalar(size_t kp, size_t groups, const uint8_t *const w[TILE], const uint8_t *const a[TILE],
+                        float out[TILE][TILE]) {
+    for (int r = 0; r < TILE; r++) {
+        for (int c = 0; c < TILE; c++) {
+            float acc = 0;
+            size_t offset = 0;
+            for (size_t v0 = 0; v0 < kp;) {
+                const size_t m = chunk_steps(v0, kp);
+                const uint8_t *wq = w[r] + offset;
+                const int8_t *aq = (const int8_t *)(a[c] + offset);
+                const float *ws = (const float *)(wq + 64 * m), *as = (const float *)(a[c] + offset + 64 * m);
+                for (int l = 0; l < 16; l++) {
+                    int32_t isum = 0;
+                    for (size_t s = 0; s < m; s++)
+                        for (int k = 0; k < 4; k++) isum += (int32_t)wq[64 * s + 4 * l + k] * (int32_t)aq[64 * s + 4 * l + k];
+                    acc += (float)isum * (ws[l] * as[l]);
+                }
+                offset += 64 * m + 64;
+                v0 += 64 * m;
+            }
+            const float *wm = (const float *)(w[r] + offset), *am = (const float *)(a[c] + offset);
+            for (size_t g = 0; g < groups; g++) acc += wm[g] * am[g];
+            out[r][c] = acc;
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+/// One chunk of m steps for the whole tile: integer sums over the chunk, then one conversion
+/// and one scaled add per lane.
+#define LOCO_TILE_CHUNK(M)                                                                                    \
+    do {                                                                                                      \
+        __m512 ws[TILE];                                                                                      \
+        for (int r = 0; r < TILE; r++) ws[r] = _mm512_load_ps((const float *)(w[r] + offset + 64 * (M)));     \
+        for (int c = 0; c < TILE; c++) {                                                                      \
+            const __m512 as = _mm512_load_ps((const float *)(a[c] + offset + 64 * (M)));                      \
+            __m512i isum[TILE];                                                                               \
+            for (int r = 0; r < TILE; r++) isum[r] = _mm512_setzero_si512();                                  \
+            for (int s = 0; s < (M); s++) {                                                                   \
+                const __m512i aq = _mm512_load_si512((const void *)(a[c] + offset + 64 * s));                 \
+                for (int r = 0; r < TILE; r++)                                                                \
+                    isum[r] = _mm512_dpbusd_epi32(isum[r], _mm512_load_si512((const void *)(w[r] + offset + 64 * s)), aq); \
+            }                                                                                                 \
+            for (int r = 0; r < TILE; r++)                                                                    \
+                acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(ws[r], as), acc[r][c]); \
+        }                                                                                                     \
+        offset += 64 * (M) + 64;                                                                              \
+    } while (0)
+
+VNNI static void tile_vnni(size_t kp, size_t groups, const uint8_t *const w[TILE], const uint8_t *const a[TILE],
+                           float out[TILE][TILE]) {
+    __m512 acc[TILE][TILE];
+    for (int r = 0; r < TILE; r++)
+        for (int c = 0; c < TILE; c++) acc[r][c] = _mm512_setzero_ps();
+    size_t offset = 0, v0 = 0;
+    for (; kp - v0 >= 256; v0 += 256) LOCO_TILE_CHUNK(4);
+    if (kp - v0 >= 128) { LOCO_TILE_CHUNK(2); v0 += 128; }
+    if (kp - v0 >= 64) { LOCO_TILE_CHUNK(1); v0 += 64; }
+    for (size_t g = 0; g < groups; g += 16) {
+        for (int r = 0; r < TILE; r++) {
+            const __m512 wm = _mm512_load_ps((const float *)(w[r] + offset) + g);
+            for (int c = 0; c < TILE; c++) {
+                acc[r][c] = _mm512_fmadd_ps(wm, _mm512_load_ps((const float *)(a[c] + offset) + g), acc[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < TILE; r++)
+        for (int c = 0; c < TILE; c++) out[r][c] = _mm512_reduce_add_ps(acc[r][c]);
+}
+#endif
+
+static int use_vnni(void) {
+    const uint32_t need = LOCO_CPU_AVX512F | LOCO_CPU_AVX512BW | LOCO_CPU_AVX512VNNI;
+    return (loco_cpu_features() & need) == need;
+}
+
+int loco_panel_preferred(void) { return use_vnni(); }
+
+// MARK: - Products
+
+int loco_panel_gemm(int type, const void *w, size_t w_row_bytes, size_t row_start, size_t row_count, size_t n,
+                    const void *panel, size_t count, float *out, size_t ldo) {
+    if (!loco_panel_supports(type) || n % 32 != 0 || ((type >= 10) && n % 256 != 0)) return 0;
+    const size_t row_bytes = loco_panel_row_bytes(n);
+    const size_t kp = padded_values(n), groups = padded_groups(n);
+    uint8_t *tile = aligned_alloc(64, TILE * row_bytes);
+    uint8_t *q = malloc(n);
+    float *sc = malloc(n / 16 * sizeof(float)), *mn = malloc(n / 16 * sizeof(float));
+    uint8_t *zero = aligned_alloc(64, row_bytes);
+    if (!tile || !q || !sc || !mn || !zero) {
+        free(tile); free(q); free(sc); free(mn); free(zero);
+        return 0;
+    }
+    memset(zero, 0, row_bytes);
+    const int vnni = use_vnni();
+    for (size_t r0 = row_start; r0 < row_start + row_count; r0 += TILE) {
+        const size_t rows = row_start + row_count - r0 < TILE ? row_start + row_count - r0 : TILE;
+        const uint8_t *wrow[TILE];
+        for (size_t r = 0; r < TILE; r++) {
+            if (r < rows) {
+                unpack_weights(type, (const uint8_t *)w + (r0 + r) * w_row_bytes, n, q, sc, mn);
+                lay_out(n, q, sc, mn, tile + r * row_bytes);
+                wrow[r] = tile + r * row_bytes;
+            } else {
+                wrow[r] = zero;
+            }
+        }
+        for (size_t c0 = 0; c0 < count; c0 += TILE) {
+            const size_t cols = count - c0 < TILE ? count - c0 : TILE;
+            const uint8_t *arow[TILE];
+            for (size_t c = 0; c < TILE; c++) arow[c] = c < cols ? (const uint8_t *)panel + (c0 + c) * row_bytes : zero;
+            float result[TILE][TILE];
+#if defined(__x86_64__)
+            if (vnni) tile_vnni(kp, groups, wrow, arow, result);
+            else
+#endif
+                tile_scalar(kp, groups, wrow, arow, result);
+            for (size_t c = 0; c < cols; c++)
+                for (size_t r = 0; r < rows; r++) out[(c0 + c) * ldo + r0 + r] = result[r][c];
+        }
+    }
+    (void)vnni;
+    free(tile); free(q); free(sc); free(mn); free(zero);
+    return 1;
+}

@@ -1,0 +1,97 @@
+import CKernels
+import GGUFFormat
+import Quantization
+import Testing
+@testable import Tensor
+
+/// The panel products (`gemm_panel.c`), which ``WeightMatrix`` uses for ``Numerics/fast`` products
+/// of many input rows, against the exact reference of ``WeightMatrixTests``.
+///
+/// A panel writes each weight as `scale * q + min` with an unsigned q, so besides the float
+/// additions of a row kernel it adds the minimum's term separately: the products of both halves
+/// are as large as `(|w| + |min|) |a|`, and `|min|` is at most about the largest `|w|` of its
+/// group (Q4_0: 8d against 8d, Q8_0: 128d against 127d, Q6_K: 32 d sc against 32 d sc). The bound
+/// is therefore the row kernels' `(n + 4 + 2 blocks) 2^-24` times `sum (|w| + 2 max|w|) |a|`; a
+/// wrong lane, scale or group term errs by about `|w a|` per value, orders of magnitude more.
+@Suite struct PanelProductTests {
+    /// Widths that exercise every chunk size (256, 128 and 64 values) and zero padding.
+    static func width(_ type: GGMLType) -> Int { type.blockSize == 32 ? 544 : 768 }
+
+    static func check(_ type: GGMLType, output: [Float], rows: Int, columns: Int, count: Int, input: [Float],
+                      matrix: WeightMatrix, weights: [Float], bytes: [UInt8]) throws {
+        let (expected, _) = try WeightMatrixTests.reference(weights, rows: rows, columns: columns, input: input, count: count,
+                                                            format: matrix.activationFormat, weightBytes: bytes, type: type)
+        let blocks = Double(columns / type.blockSize)
+        for t in 0..<count {
+            for r in 0..<rows {
+                let row = weights[(r * columns)..<((r + 1) * columns)]
+                let largest = Double(row.map { abs($0) }.max() ?? 0)
+                var magnitude = 0.0
+                for c in 0..<columns { magnitude += (Double(abs(row[r * columns + c])) + 2 * largest) * Double(abs(input[t * columns + c])) }
+                let bound = (Double(columns) + 4 + 2 * blocks) * 0x1p-24 * magnitude + 1e-30
+                let i = t * rows + r
+                #expect(abs(Double(output[i]) - expected[i]) <= bound, "\(type) row \(r) input \(t): \(output[i]) vs \(expected[i])")
+            }
+        }
+    }
+
+    /// Through ``WeightMatrix``: 10 rows (a partial tile of 4) and 13 inputs (another), threaded.
+    @Test(arguments: WeightMatrixTests.quantizedTypes)
+    func panelProductIsExactUpToFloatAdditions(_ type: GGMLType) throws {
+        let rows = 10, columns = Self.width(type), count = 13
+        #expect(count >= WeightMatrix.panelMinimumCount)
+        let (matrix, weights, bytes) = try WeightMatrixTests.matrixAndBytes(type, rows: rows, columns: columns, seed: UInt64(type.rawValue) + 7)
+        #expect(matrix.hasPanelForm)
+        var random = TestRandom(seed: 5)
+        let input = random.normals(count * columns)
+        let output = matrix.multiply(input, count: count, pool: ComputePool(threads: 3))
+        try Self.check(type, output: output, rows: rows, columns: columns, count: count, input: input, matrix: matrix,
+                       weights: weights, bytes: bytes)
+    }
+
+    /// The portable C tile (what runs without AVX-512 VNNI), called directly.
+    @Test(arguments: WeightMatrixTests.quantizedTypes)
+    func portablePanelKernelIsExactUpToFloatAdditions(_ type: GGMLType) throws {
+        let rows = 6, columns = Self.width(type), count = 5
+        let (matrix, weights, bytes) = try WeightMatrixTests.matrixAndBytes(type, rows: rows, columns: columns, seed: UInt64(type.rawValue) + 11)
+        var random = TestRandom(seed: 6)
+        let input = random.normals(count * columns)
+        let format = matrix.activationFormat
+        let code: Int32 = format == .q8_0 ? 0 : format == .q8_1 ? 1 : 2
+        var activations = [UInt8](repeating: 0, count: format.rowBytes(columns) * count)
+        input.withUnsafeBufferPointer { x in
+            activations.withUnsafeMutableBytes { a in
+                for t in 0..<count { format.convert(x.baseAddress! + t * columns, columns: columns, into: a.baseAddress! + t * format.rowBytes(columns)) }
+            }
+        }
+        let panel = ByteBuffer(count: loco_panel_row_bytes(columns) * count)
+        var output = [Float](repeating: .nan, count: rows * count)
+        let saved = loco_cpu_feature_mask()
+        loco_set_cpu_feature_mask(0)
+        defer { loco_set_cpu_feature_mask(saved) }
+        #expect(loco_panel_preferred() == 0)
+        activations.withUnsafeBytes { a in
+            loco_panel_activations(code, a.baseAddress!, format.rowBytes(columns), count, columns, panel.pointer)
+        }
+        let done = bytes.withUnsafeBytes { w in
+            output.withUnsafeMutableBufferPointer { y in
+                loco_panel_gemm(Int32(type.rawValue), w.baseAddress!, bytes.count / rows, 0, rows, columns, panel.pointer, count,
+                                y.baseAddress!, rows)
+            }
+        }
+        #expect(done == 1)
+        try Self.check(type, output: output, rows: rows, columns: columns, count: count, input: input, matrix: matrix,
+                       weights: weights, bytes: bytes)
+    }
+
+    /// Types without a panel form are refused, and writing nothing.
+    @Test func unsupportedTypesAreRefused() {
+        #expect(loco_panel_supports(Int32(GGMLType.f32.rawValue)) == 0)
+        #expect(loco_panel_supports(Int32(GGMLType.iq4_XS.rawValue)) == 0)
+        var output: [Float] = [42]
+        let done = output.withUnsafeMutableBufferPointer { y in
+            loco_panel_gemm(Int32(GGMLType.f16.rawValue), nil, 0, 0, 1, 32, nil, 1, y.baseAddress!, 1)
+        }
+        #expect(done == 0 && output == [42])
+    }
+}
