@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Element-wise activations and the softmax, in ggml's formulas (its scalar forms; its SIMD
@@ -15,7 +16,7 @@ public enum Activations {
     /// ``Numerics/llamaCpp`` through ggml's vectorized exp (`ggml_v_silu`), as llama.cpp computes it.
     public static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int, numerics: Numerics = .fast) {
         switch numerics {
-        case .fast: for i in 0..<count { gate[i] = silu(gate[i]) * up[i] }
+        case .fast: loco_swiglu_f32(gate, up, count)
         case .llamaCpp: for i in 0..<count { gate[i] = GGMLNumerics.silu(gate[i]) * up[i] }
         }
     }
@@ -25,20 +26,12 @@ public enum Activations {
         for i in 0..<count { gate[i] = gelu(gate[i]) * up[i] }
     }
 
-    /// Softmax of `count` values in place, as ggml's `soft_max`: subtract the maximum, `expf`,
-    /// sum in double precision, multiply by the float of `1 / sum`.
+    /// Softmax of `count` values in place: subtract the maximum, exp, divide by the sum, with a
+    /// vectorized exp within 2 ulp of `expf` (CKernels' `loco_softmax_f32`). ggml's exact order is
+    /// ``GGMLNumerics``' business.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
         guard count > 0 else { return }
-        var maximum = -Float.infinity
-        for i in 0..<count { maximum = max(maximum, x[i]) }
-        var sum = 0.0
-        for i in 0..<count {
-            let e = expf(x[i] - maximum)
-            x[i] = e
-            sum += Double(e)
-        }
-        let inverse = Float(1 / sum)
-        for i in 0..<count { x[i] *= inverse }
+        loco_softmax_f32(x, count)
     }
 
     public static func softmax(_ x: [Float]) -> [Float] {

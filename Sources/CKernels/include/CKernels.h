@@ -94,6 +94,14 @@ void loco_dequantize_row_tq1_0(const void *x, float *y, size_t n);
 void loco_dequantize_row_tq2_0(const void *x, float *y, size_t n);
 
 
+// MARK: - Activations (fast numerics)
+
+/// Softmax of n floats in place: subtract the maximum, exp (a vectorized exp within 2 ulp of
+/// expf), divide by the sum. Not ggml's order or exp: Numerics.llamaCpp has its own.
+void loco_softmax_f32(float *x, size_t n);
+/// gate[i] = silu(gate[i]) * up[i], with the same exp.
+void loco_swiglu_f32(float *gate, const float *up, size_t n);
+
 // MARK: - Panel products (many input rows)
 //
 // A product of many activation rows (prefill) through one common form of every weight format

@@ -1,0 +1,156 @@
+// Vectorized exp for the fast numerics: the softmax of attention scores and SwiGLU, the two
+// places prefill spends millions of exp calls. exp(x) = 2^k * e^r with k = round(x / ln 2),
+// r = x - k ln 2 (ln 2 split in two for an exact reduction, |r| <= ln2/2), e^r by its Taylor
+// polynomial of degree 6 (truncation below 2e-8 relative) in Horner form: within 2 ulp of expf
+// over the range that does not overflow. Inputs below -87.3 give 0 (through 2^k's underflow) and
+// above 88.7 infinity, as expf does; NaN stays NaN.
+#include "CKernels.h"
+#include "row_kernels.h"
+
+#include <math.h>
+
+#define LN2_HI 0.693145751953125f
+#define LN2_LO 1.428606765330187045e-06f
+#define LOG2E 1.44269504088896341f
+
+static void softmax_scalar(float *x, size_t n) {
+    float maximum = -INFINITY;
+    for (size_t i = 0; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - maximum);
+        sum += x[i];
+    }
+    const float inverse = (float)(1 / sum);
+    for (size_t i = 0; i < n; i++) x[i] *= inverse;
+}
+
+static void swiglu_scalar(float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i];
+}
+
+#if defined(__x86_64__)
+#define A512 __attribute__((target("avx512f,avx512dq,fma")))
+#define A2 __attribute__((target("avx2,fma")))
+
+A512 static inline __m512 exp512(__m512 x) {
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_HI), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_LO), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    // scalef handles the whole exponent range, subnormal results and infinities included.
+    return _mm512_scalef_ps(p, k);
+}
+
+A512 static void softmax_avx512(float *x, size_t n) {
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
+    float maximum = _mm512_reduce_max_ps(vmax);
+    for (; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
+    const __m512 m = _mm512_set1_ps(maximum);
+    __m512 vsum = _mm512_setzero_ps();
+    for (i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m));
+        _mm512_mask_storeu_ps(x + i, k, e);
+        vsum = _mm512_add_ps(vsum, _mm512_maskz_mov_ps(k, e));
+    }
+    const __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    for (i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inverse));
+    }
+}
+
+A512 static void swiglu_avx512(float *gate, const float *up, size_t n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 g = _mm512_maskz_loadu_ps(k, gate + i);
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
+        const __m512 s = _mm512_div_ps(g, _mm512_add_ps(one, e));
+        _mm512_mask_storeu_ps(gate + i, k, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(k, up + i)));
+    }
+}
+
+A2 static inline __m256 exp256(__m256 x) {
+    // 2^k built in the exponent field needs k in [-126, 127]: clamp x there first (below, the
+    // result is 0 to float precision anyway; above, it overflows to infinity as it should).
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.72284f));
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(LN2_HI), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(LN2_LO), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    // 2^k in two halves, so k = 128 (x near 88.7) does not overflow the exponent field early.
+    const __m256i ki = _mm256_cvtps_epi32(k);
+    const __m256i half = _mm256_srai_epi32(ki, 1);
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ki, half), _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+A2 static void softmax_avx2(float *x, size_t n) {
+    float maximum = -INFINITY;
+    for (size_t i = 0; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
+    const __m256 m = _mm256_set1_ps(maximum);
+    __m256 vsum = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vsum);
+    float sum = 0;
+    for (int l = 0; l < 8; l++) sum += lanes[l];
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - maximum);
+        sum += x[i];
+    }
+    const float inverse = 1.0f / sum;
+    for (i = 0; i < n; i++) x[i] *= inverse;
+}
+
+A2 static void swiglu_avx2(float *gate, const float *up, size_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+    }
+    swiglu_scalar(gate + i, up + i, n - i);
+}
+#endif
+
+#if defined(__x86_64__)
+#define LOCO_DISPATCH_EXP(kernel, ...)                                                              \
+    do {                                                                                            \
+        const uint32_t f_ = loco_cpu_features();                                                    \
+        if (f_ & LOCO_CPU_AVX512F) { kernel##_avx512(__VA_ARGS__); return; }                        \
+        if ((f_ & (LOCO_CPU_AVX2 | LOCO_CPU_FMA)) == (LOCO_CPU_AVX2 | LOCO_CPU_FMA)) {               \
+            kernel##_avx2(__VA_ARGS__);                                                             \
+            return;                                                                                 \
+        }                                                                                           \
+        kernel##_scalar(__VA_ARGS__);                                                               \
+    } while (0)
+#else
+#define LOCO_DISPATCH_EXP(kernel, ...) kernel##_scalar(__VA_ARGS__)
+#endif
+
+void loco_softmax_f32(float *x, size_t n) { LOCO_DISPATCH_EXP(softmax, x, n); }
+void loco_swiglu_f32(float *gate, const float *up, size_t n) { LOCO_DISPATCH_EXP(swiglu, gate, up, n); }
