@@ -2,7 +2,8 @@ import Tensor
 
 /// One pre-norm decoder block of the llama family (llama, qwen3): RMSNorm, attention with
 /// grouped-query heads and RoPE (plus, for qwen3, RMSNorm of each query and key head before
-/// RoPE), a residual add, RMSNorm, a SwiGLU feed-forward layer, a residual add.
+/// RoPE), a residual add, RMSNorm, a SwiGLU feed-forward layer, a residual add. Every projection
+/// adds the session's adapter deltas on it (``AdapterSet``), if any.
 struct DecoderLayer: Sendable {
     var attentionNorm: [Float]
     var query: WeightMatrix
@@ -51,6 +52,11 @@ struct DecoderLayer: Sendable {
         }
         WeightMatrix.multiply([.init(query, q), .init(key, k), .init(value, v)], input: normed, count: n,
                               workspace: state.matmul, numerics: numerics, pool: pool)
+        if let adapters = state.adapters {
+            AdapterSet.apply(adapters.deltas(layer: index, .query), input: normed, count: n, into: q)
+            AdapterSet.apply(adapters.deltas(layer: index, .key), input: normed, count: n, into: k)
+            AdapterSet.apply(adapters.deltas(layer: index, .value), input: normed, count: n, into: v)
+        }
         if let queryNorm, let keyNorm {
             queryNorm.withUnsafeBufferPointer { w in
                 Normalization.rmsNorm(q, rows: n * c.headCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: q)
@@ -71,6 +77,10 @@ struct DecoderLayer: Sendable {
                          workspace: state.attentionWorkspace, numerics: numerics, pool: pool)
         attentionOutput.multiply(state.attention.pointer, count: n, into: state.projection.pointer, workspace: state.matmul,
                                  numerics: numerics, pool: pool)
+        if let adapters = state.adapters {
+            AdapterSet.apply(adapters.deltas(layer: index, .attentionOutput), input: state.attention.pointer, count: n,
+                             into: state.projection.pointer)
+        }
         add(state.projection.pointer, to: hidden, count: n * width)
 
         feedForwardNorm.withUnsafeBufferPointer { w in
@@ -79,8 +89,15 @@ struct DecoderLayer: Sendable {
         let g = state.gate.pointer, u = state.up.pointer
         WeightMatrix.multiply([.init(gate, g), .init(up, u)], input: normed, count: n, workspace: state.matmul,
                               numerics: numerics, pool: pool)
+        if let adapters = state.adapters {
+            AdapterSet.apply(adapters.deltas(layer: index, .gate), input: normed, count: n, into: g)
+            AdapterSet.apply(adapters.deltas(layer: index, .up), input: normed, count: n, into: u)
+        }
         Activations.swiglu(gate: g, up: u, count: n * c.feedForwardLength, numerics: numerics)
         down.multiply(g, count: n, into: state.projection.pointer, workspace: state.matmul, numerics: numerics, pool: pool)
+        if let adapters = state.adapters {
+            AdapterSet.apply(adapters.deltas(layer: index, .down), input: g, count: n, into: state.projection.pointer)
+        }
         add(state.projection.pointer, to: hidden, count: n * width)
     }
 

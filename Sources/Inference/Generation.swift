@@ -80,6 +80,9 @@ public final class Generator: @unchecked Sendable {
     public let tokenizer: Tokenizer
     /// Tokens in the session's cache, in order.
     public private(set) var history: [Int32] = []
+    /// The tokens the last generation sampled, in order: the end-of-generation token or the token
+    /// completing a stop string that ended it included (neither is in `history` or the text).
+    public private(set) var lastGeneration: [Int32] = []
     private let cancelled = Atomic<Bool>(false)
 
     public init(session: Session, tokenizer: Tokenizer) {
@@ -123,6 +126,7 @@ public final class Generator: @unchecked Sendable {
         var generated = 0
         var firstTokenTime: ContinuousClock.Instant?
         var reason = StopReason.maxTokens
+        lastGeneration = []
 
         loop: while generated < options.maxTokens {
             if cancelled.load(ordering: .relaxed) || Generator.taskCancelled {
@@ -131,6 +135,7 @@ public final class Generator: @unchecked Sendable {
             }
             let token = sampler.sample(logits: logits, history: history)
             generated += 1
+            lastGeneration.append(token)
             if firstTokenTime == nil { firstTokenTime = ContinuousClock.now }
             if options.stopAtEndOfGeneration && tokenizer.isEndOfGeneration(token) {
                 reason = .endOfGeneration

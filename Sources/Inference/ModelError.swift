@@ -19,6 +19,12 @@ public struct ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case tokenOutOfRange(token: Int, vocabularySize: Int)
         /// The session's KV cache cannot hold more positions.
         case contextFull(position: Int, adding: Int, contextLength: Int)
+        /// An adapter delta whose [inputs, outputs] differ from its base matrix's [columns, rows].
+        case adapterShape(tensor: String, expected: [Int], actual: [Int])
+        /// An adapter delta for a tensor the base model does not have.
+        case adapterTarget(tensor: String)
+        /// Low-rank factors whose value counts do not fit their rank and widths.
+        case adapterFactors(rank: Int, inputs: Int, outputs: Int, aCount: Int, bCount: Int)
     }
 
     public var kind: Kind
@@ -59,6 +65,13 @@ extension ModelError.Kind {
             return "token \(token) is outside the vocabulary 0..<\(size)"
         case .contextFull(let position, let adding, let length):
             return "cannot add \(adding) tokens at position \(position): the context holds \(length)"
+        case .adapterShape(let tensor, let expected, let actual):
+            return "adapter delta for tensor '\(tensor)' has [inputs, outputs] \(actual), the base tensor has \(expected)"
+        case .adapterTarget(let tensor):
+            return "adapter delta for tensor '\(tensor)', which the base model does not have"
+        case .adapterFactors(let rank, let inputs, let outputs, let aCount, let bCount):
+            return "low-rank factors of rank \(rank) for \(inputs) inputs and \(outputs) outputs need \(rank * inputs) A and "
+                + "\(outputs * rank) B values, got \(aCount) and \(bCount)"
         }
     }
 }

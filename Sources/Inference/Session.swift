@@ -2,7 +2,8 @@ import Tensor
 
 /// One conversation with a ``Model``: its own KV cache and scratch memory. Tokens go in through
 /// ``forward(tokens:logits:)`` (a batched prefill: every layer's products take all positions at
-/// once) or ``decode(_:)`` (one token), and each call continues from the positions already seen.
+/// once) or ``decode(_:)`` (one token), and each call continues from the positions already seen;
+/// ``embedding(tokens:normalized:)`` gives the mean-pooled final hidden states of a text instead.
 /// Not thread-safe: use a session from one task at a time; use several sessions for parallel work.
 public final class Session {
     public let model: Model
@@ -13,6 +14,18 @@ public final class Session {
     /// Positions one pass of the layers takes at most; longer inputs run in several passes.
     public let batchSize: Int
     let state: ForwardState
+
+    /// The low-rank deltas every forward pass adds (LoRA adapters, unmerged), or nil for the bare
+    /// base model. Setting it is a pointer swap: the base is shared and never changes. Positions
+    /// already in the cache keep what the previous adapters made of them; ``reset()`` (or
+    /// ``rewind(to:)``) first when that matters.
+    public var adapters: AdapterSet? {
+        get { state.adapters }
+        set {
+            if let newValue { precondition(newValue.model === model, "an adapter set is made for one model") }
+            state.adapters = newValue
+        }
+    }
 
     /// How the float work is ordered (see `Numerics`).
     public var numerics: Numerics { state.numerics }
@@ -38,13 +51,7 @@ public final class Session {
     /// `CancellationError`, keeping the positions already run.
     public func forward<Token: BinaryInteger>(tokens: [Token], logits selection: LogitsSelection = .all) throws -> Logits {
         let vocabulary = model.vocabularySize
-        let ids = try tokens.map { token -> Int in
-            guard token >= 0, token < vocabulary else { throw ModelError(.tokenOutOfRange(token: Int(clamping: token), vocabularySize: vocabulary)) }
-            return Int(token)
-        }
-        guard position + ids.count <= contextLength else {
-            throw ModelError(.contextFull(position: position, adding: ids.count, contextLength: contextLength))
-        }
+        let ids = try checked(tokens)
         let rows = switch selection {
         case .all: ids.count
         case .last: min(1, ids.count)
@@ -58,14 +65,52 @@ public final class Session {
             let isLast = done + chunk.count == ids.count
             values.withUnsafeMutableBufferPointer { out in
                 switch selection {
-                case .all: run(chunk, logits: (out.baseAddress! + done * vocabulary, 0..<chunk.count))
-                case .last where isLast: run(chunk, logits: (out.baseAddress!, (chunk.count - 1)..<chunk.count))
-                default: run(chunk, logits: nil)
+                case .all: run(chunk, output: .logits(out.baseAddress! + done * vocabulary, 0..<chunk.count))
+                case .last where isLast: run(chunk, output: .logits(out.baseAddress!, (chunk.count - 1)..<chunk.count))
+                default: run(chunk, output: .none)
                 }
             }
             done += chunk.count
         }
         return Logits(positions: rows, vocabularySize: vocabulary, values: values)
+    }
+
+    /// The embedding of `tokens`: the mean over their positions of the final hidden states after
+    /// the output RMSNorm (the vectors the output layer would turn into logits), `embeddingLength`
+    /// values. This is what llama.cpp returns for a context made with `pooling_type` MEAN (its
+    /// `result_norm`, averaged); no logits are computed. `normalized` scales the result to unit
+    /// Euclidean length (llama.cpp's `embd_normalize` 2), for cosine similarity by dot product.
+    ///
+    /// The tokens run from an empty cache, causally (each attends to those before it), in passes
+    /// of `batchSize`; the session's cache is scratch space: it is emptied before and after, so a
+    /// ``Generator`` on this session must be `reset()` before its next prompt. A cancelled task
+    /// stops between passes with `CancellationError`.
+    ///
+    /// ```swift
+    /// let ids = tokenizer.encode("How do I bake bread?", addSpecial: true)
+    /// let vector = try model.makeSession().embedding(tokens: ids, normalized: true)   // 576 floats
+    /// ```
+    public func embedding<Token: BinaryInteger>(tokens: [Token], normalized: Bool = false) throws -> [Float] {
+        reset()
+        defer { reset() }
+        let ids = try checked(tokens)
+        guard !ids.isEmpty else { throw ModelError(.inconsistent("there are no tokens to embed")) }
+        let width = model.configuration.embeddingLength
+        // Sums in double: the mean of up to a context of rows loses nothing to the order of additions.
+        var sums = [Double](repeating: 0, count: width)
+        var done = 0
+        while done < ids.count {
+            if done > 0 { try Task.checkCancellation() }
+            let chunk = Array(ids[done..<min(ids.count, done + batchSize)])
+            sums.withUnsafeMutableBufferPointer { run(chunk, output: .sumOfNormed($0.baseAddress!)) }
+            done += chunk.count
+        }
+        var mean = sums.map { Float($0 / Double(ids.count)) }
+        if normalized {
+            let length = mean.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            if length > 0 { mean = mean.map { Float(Double($0) / length) } }
+        }
+        return mean
     }
 
     /// Runs one token at the next position and returns its logits.
@@ -82,9 +127,31 @@ public final class Session {
         position = newPosition
     }
 
-    /// One pass of the layers over `tokens` (at most `batchSize`), writing the logits of the
-    /// chunk rows `logits.1` to `logits.0`.
-    private func run(_ tokens: [Int], logits: (UnsafeMutablePointer<Float>, Range<Int>)?) {
+    /// The token ids of `tokens`, after checking that each is in the vocabulary and that they
+    /// fit in the context after the positions already seen.
+    private func checked<Token: BinaryInteger>(_ tokens: [Token]) throws -> [Int] {
+        let vocabulary = model.vocabularySize
+        let ids = try tokens.map { token -> Int in
+            guard token >= 0, token < vocabulary else { throw ModelError(.tokenOutOfRange(token: Int(clamping: token), vocabularySize: vocabulary)) }
+            return Int(token)
+        }
+        guard position + ids.count <= contextLength else {
+            throw ModelError(.contextFull(position: position, adding: ids.count, contextLength: contextLength))
+        }
+        return ids
+    }
+
+    /// What one pass of the layers produces besides the cache entries.
+    private enum Output {
+        /// Logits of the chunk rows in the range, written from the pointer on, row after row.
+        case logits(UnsafeMutablePointer<Float>, Range<Int>)
+        /// Every row's output-normed hidden state added to the `embeddingLength` sums.
+        case sumOfNormed(UnsafeMutablePointer<Double>)
+        case none
+    }
+
+    /// One pass of the layers over `tokens` (at most `batchSize`), producing `output`.
+    private func run(_ tokens: [Int], output: Output) {
         let n = tokens.count
         let c = model.configuration
         let start = position
@@ -99,14 +166,33 @@ public final class Session {
             layer.forward(layer: index, count: n, start: start, model: model, state: state)
         }
         position += n
-        guard let (destination, rows) = logits, !rows.isEmpty else { return }
-        let first = hidden + rows.lowerBound * c.embeddingLength
-        model.outputNorm.withUnsafeBufferPointer { w in
-            Normalization.rmsNorm(first, rows: rows.count, width: c.embeddingLength, weight: w.baseAddress!,
-                                  epsilon: c.rmsEpsilon, into: state.normed.pointer)
+        let width = c.embeddingLength
+        let rows: Range<Int>
+        switch output {
+        case .logits(_, let range) where !range.isEmpty: rows = range
+        case .sumOfNormed: rows = 0..<n
+        default: return
         }
-        model.output.multiply(state.normed.pointer, count: rows.count, into: destination, workspace: state.matmul,
-                              numerics: state.numerics, pool: state.pool)
+        let normed = state.normed.pointer
+        model.outputNorm.withUnsafeBufferPointer { w in
+            Normalization.rmsNorm(hidden + rows.lowerBound * width, rows: rows.count, width: width, weight: w.baseAddress!,
+                                  epsilon: c.rmsEpsilon, into: normed)
+        }
+        switch output {
+        case .logits(let destination, _):
+            model.output.multiply(normed, count: rows.count, into: destination, workspace: state.matmul,
+                                  numerics: state.numerics, pool: state.pool)
+            if let adapters = state.adapters {
+                AdapterSet.apply(adapters.output, input: normed, count: rows.count, into: destination)
+            }
+        case .sumOfNormed(let sums):
+            for r in 0..<rows.count {
+                let row = normed + r * width
+                for i in 0..<width { sums[i] += Double(row[i]) }
+            }
+        case .none:
+            break
+        }
     }
 }
 
@@ -144,6 +230,7 @@ final class ForwardState {
     let numerics: Numerics
     let pool: ComputePool
     let matmul = MatmulWorkspace()
+    var adapters: AdapterSet?
     let attentionWorkspace = AttentionWorkspace()
     private(set) var hidden = FloatBuffer(count: 0)
     private(set) var normed = FloatBuffer(count: 0)

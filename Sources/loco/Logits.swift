@@ -68,7 +68,7 @@ struct LogitsCommand: ParsableCommand {
                 ids = try Tokenizer(gguf: file).encode(prompt, addSpecial: true, parseSpecial: true).map(Int.init)
                 FileHandle.standardError.write(Data("tokens: \(ids.map(String.init).joined(separator: ","))\n".utf8))
             } else {
-                ids = try parseTokens(tokens!)
+                ids = try parseTokenList(tokens!)
             }
             guard !ids.isEmpty else { throw ValidationError("the input has no tokens") }
             let loaded = try Model(file: file)
@@ -91,15 +91,6 @@ struct LogitsCommand: ParsableCommand {
             throw fail(error.message)
         } catch {
             throw fail(error)
-        }
-    }
-
-    private func parseTokens(_ text: String) throws -> [Int] {
-        try text.split(separator: ",").map { part in
-            guard let id = Int(part.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--tokens: '\(part)' is not a token id")
-            }
-            return id
         }
     }
 }

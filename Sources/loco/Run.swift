@@ -10,7 +10,7 @@ struct GenerationArguments: ParsableArguments {
     @Option(help: "Tokens to generate at most.")
     var maxTokens = 256
 
-    @Option(help: "Sampling temperature; 0 is greedy.")
+    @Option(help: "Sampling temperature; 0 is greedy (the penalties still apply; --greedy turns them off).")
     var temperature: Float = 0.7
 
     @Option(help: "Top-k (0: off).")
@@ -43,11 +43,30 @@ struct GenerationArguments: ParsableArguments {
     @Option(help: "System message for the chat template.")
     var system: String?
 
+    @Flag(help: "Always take the most likely token: temperature 0, no penalties (overrides the sampling options).")
+    var greedy = false
+
+    @Option(help: "fast, or llama-cpp (llama.cpp's float order: slower, for comparing with llama.cpp).")
+    var numerics: String = "fast"
+
+    private var numericsMode: Numerics? {
+        switch numerics {
+        case "fast": .fast
+        case "llama-cpp": .llamaCpp
+        default: nil
+        }
+    }
+
+    func validate() throws {
+        guard numericsMode != nil else { throw ValidationError("--numerics must be fast or llama-cpp") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
     var options: GenerationOptions {
         GenerationOptions(
             maxTokens: maxTokens,
-            sampler: SamplerSettings(temperature: temperature, topK: topK, topP: topP, minP: minP,
-                                     repetitionPenalty: repeatPenalty, presencePenalty: presencePenalty, seed: seed),
+            sampler: greedy ? .greedy : SamplerSettings(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                                        repetitionPenalty: repeatPenalty, presencePenalty: presencePenalty, seed: seed),
             stopStrings: stop)
     }
 
@@ -58,7 +77,8 @@ struct GenerationArguments: ParsableArguments {
         let loaded = try Model(file: file)
         let tokenizer = try Tokenizer(gguf: file)
         let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let session = loaded.makeSession(contextLength: context ?? min(loaded.configuration.contextLength, 4096), pool: pool)
+        let session = loaded.makeSession(contextLength: context ?? min(loaded.configuration.contextLength, 4096),
+                                         numerics: numericsMode ?? .fast, pool: pool)
         return (Generator(session: session, tokenizer: tokenizer), try? ChatTemplate(gguf: file))
     }
 }
@@ -83,6 +103,11 @@ struct Run: ParsableCommand {
     @Flag(help: "Use the prompt as it is, without the chat template.")
     var raw = false
 
+    /// For the parity tests: the prompt's token ids and the generated ones as JSON on standard
+    /// output, instead of the text.
+    @Flag(help: ArgumentHelp("Print {\"prompt\": [ids], \"generated\": [ids]} instead of the text.", visibility: .hidden))
+    var jsonTokens = false
+
     @OptionGroup var generation: GenerationArguments
 
     func run() throws {
@@ -102,9 +127,15 @@ struct Run: ParsableCommand {
                 tokens = generator.tokenizer.encode(text, addSpecial: !template.includesBOS, parseSpecial: true)
             }
             let statistics = try generator.generate(prompt: tokens, options: generation.options) { piece in
-                FileHandle.standardOutput.write(Data(piece.utf8))
+                if !jsonTokens { FileHandle.standardOutput.write(Data(piece.utf8)) }
             }
-            print("")
+            // Written unbuffered, like the text, so the statistics line on standard error follows it.
+            if jsonTokens {
+                let list = { (ids: [Int32]) in "[" + ids.map(String.init).joined(separator: ",") + "]" }
+                FileHandle.standardOutput.write(Data("{\"prompt\": \(list(tokens)), \"generated\": \(list(generator.lastGeneration))}\n".utf8))
+            } else {
+                FileHandle.standardOutput.write(Data("\n".utf8))
+            }
             printStatistics(statistics)
         } catch let error as ValidationError {
             throw fail(error.message)

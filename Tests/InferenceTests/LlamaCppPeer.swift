@@ -30,6 +30,41 @@ enum LlamaCppPeer {
         return result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map { Int($0)! }
     }
 
+    /// llama.cpp's MEAN-pooled embedding of `tokens` (one batch), or with `sequential` its own
+    /// other float order: one token per decode, the per-token vectors averaged.
+    static func embedding(model: String, tokens: [Int], sequential: Bool = false) throws -> [Float] {
+        let result = try script(["embed", model, "--tokens", tokens.map(String.init).joined(separator: ",")]
+                                + (sequential ? ["--sequential"] : []))
+        return try decodeFloats(result.stdout)
+    }
+
+    /// `Llama.embed(text, normalize:)` itself: llama.cpp's tokenization and MEAN pooling.
+    static func embedding(model: String, text: String, normalize: Bool) throws -> [Float] {
+        let file = RandomModels.scratch("embed.txt")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        return try decodeFloats(script(["embed", model, "--text-file", file] + (normalize ? ["--normalize"] : [])).stdout)
+    }
+
+    /// llama.cpp's greedy tokens after `tokens` (prompt in one batch, then one token at a time,
+    /// stopping after an end-of-generation token), with the two best logits of every step.
+    static func greedy(model: String, tokens: [Int], maxTokens: Int) throws -> GreedyRun {
+        let result = try script(["generate", model, "--tokens", tokens.map(String.init).joined(separator: ","),
+                                 "--max-tokens", "\(maxTokens)"])
+        return try JSONDecoder().decode(GreedyRun.self, from: result.stdout)
+    }
+
+    struct GreedyRun: Decodable {
+        var generated: [Int]
+        /// Per step: best id, its logit, second id, its logit.
+        var top2: [[Double]]
+    }
+
+    /// A JSON array of numbers as floats.
+    static func decodeFloats(_ json: Data) throws -> [Float] {
+        try JSONDecoder().decode([Double].self, from: json).map(Float.init)
+    }
+
     static func readFloats(_ path: String) throws -> [Float] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
@@ -69,5 +104,33 @@ struct LogitDistance: CustomStringConvertible {
 
     var description: String {
         String(format: "max |diff| %.3g (%.2g of the largest logit), same argmax on %.1f%%", maxAbsolute, maxRelative, argmaxAgreement * 100)
+    }
+}
+
+/// The distance of a vector from a reference: largest absolute difference, that relative to the
+/// largest reference value, and the cosine similarity (in double).
+struct VectorDistance: CustomStringConvertible {
+    var maxAbsolute: Float
+    var maxRelative: Float
+    var cosine: Double
+
+    init(_ ours: [Float], _ reference: [Float]) {
+        precondition(ours.count == reference.count && !reference.isEmpty)
+        var maxAbsolute: Float = 0, maxValue: Float = 0
+        var dot = 0.0, ourNorm = 0.0, referenceNorm = 0.0
+        for (a, b) in zip(ours, reference) {
+            maxAbsolute = max(maxAbsolute, abs(a - b))
+            maxValue = max(maxValue, abs(b))
+            dot += Double(a) * Double(b)
+            ourNorm += Double(a) * Double(a)
+            referenceNorm += Double(b) * Double(b)
+        }
+        self.maxAbsolute = maxAbsolute
+        self.maxRelative = maxAbsolute / max(maxValue, .leastNormalMagnitude)
+        self.cosine = dot / max((ourNorm * referenceNorm).squareRoot(), .leastNormalMagnitude)
+    }
+
+    var description: String {
+        String(format: "max |diff| %.3g (%.2g of the largest value), cosine 1 - %.2g", maxAbsolute, maxRelative, 1 - cosine)
     }
 }

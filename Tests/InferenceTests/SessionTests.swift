@@ -42,7 +42,10 @@ import Tensor
                 for (a, b) in zip(row, whole[i]) { #expect(abs(a - b) <= 1e-5 * max(1, abs(b))) }
             }
             let last = try model.makeSession().forward(tokens: Self.tokens, logits: .last)
-            #expect(last.positions == 1 && Self.maxDifference(last[0], whole[Self.tokens.count - 1]) == 0)
+            // The output layer of one row runs the row kernels, of many the panel kernels: same
+            // integers and scales, another float order.
+            #expect(last.positions == 1)
+            for (a, b) in zip(last[0], whole[Self.tokens.count - 1]) { #expect(abs(a - b) <= 1e-5 * max(1, abs(b))) }
             #expect(last.argmax(position: 0) == whole.argmax(position: Self.tokens.count - 1))
         }
     }
@@ -71,6 +74,53 @@ import Tensor
             _ = try session.forward(tokens: Self.tokens)
             #expect(throws: ModelError(.contextFull(position: 20, adding: 13, contextLength: 32))) {
                 try session.forward(tokens: [Int](repeating: 1, count: 13))
+            }
+        }
+    }
+
+    /// The embedding is the mean of the output-normed hidden states, the vectors the output layer
+    /// turns into logits: with float weights the product is linear, so the output layer applied
+    /// to the embedding is the mean of the logit rows.
+    @Test func embeddingIsTheMeanOfTheNormedHiddenStates() throws {
+        var tiny = TinyModel()
+        tiny.context = 32
+        tiny.matrixType = .f32
+        let path = try tiny.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let model = try Model(contentsOf: path)
+        let logits = try model.makeSession().forward(tokens: Self.tokens)
+        var meanRow = [Float](repeating: 0, count: model.vocabularySize)
+        for p in 0..<Self.tokens.count {
+            for (i, value) in logits[p].enumerated() { meanRow[i] += value / Float(Self.tokens.count) }
+        }
+        let session = model.makeSession()
+        let embedding = try session.embedding(tokens: Self.tokens)
+        #expect(embedding.count == tiny.width)
+        #expect(session.position == 0)
+        let projected = model.output.multiply(embedding, count: 1)
+        #expect(Self.maxDifference(projected, meanRow) <= 1e-5 * max(1, meanRow.map(abs).max()!))
+    }
+
+    @Test func embeddingIgnoresEarlierPositionsAndBatchSplits() throws {
+        try withModel { model in
+            let whole = try model.makeSession(numerics: .llamaCpp).embedding(tokens: Self.tokens)
+            // Earlier positions are dropped first; passes of 6 positions give the same hidden states.
+            let session = Session(model: model, contextLength: nil, cachePrecision: .f32, numerics: .llamaCpp, pool: .shared, batchSize: 6)
+            _ = try session.forward(tokens: [7, 7, 7])
+            let split = try session.embedding(tokens: Self.tokens)
+            #expect(Self.maxDifference(split, whole) <= 1e-6)
+            #expect(session.position == 0)
+
+            let unit = try model.makeSession().embedding(tokens: Self.tokens, normalized: true)
+            let raw = try model.makeSession().embedding(tokens: Self.tokens)
+            let length = raw.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            #expect(abs(unit.reduce(0.0) { $0 + Double($1) * Double($1) } - 1) <= 1e-6)
+            #expect(Self.maxDifference(unit, raw.map { Float(Double($0) / length) }) <= 1e-7)
+
+            #expect(throws: ModelError(.inconsistent("there are no tokens to embed"))) { try session.embedding(tokens: [Int]()) }
+            #expect(throws: ModelError(.tokenOutOfRange(token: 40, vocabularySize: 40))) { try session.embedding(tokens: [1, 40]) }
+            #expect(throws: ModelError(.contextFull(position: 0, adding: 33, contextLength: 32))) {
+                try session.embedding(tokens: [Int](repeating: 1, count: 33))
             }
         }
     }
