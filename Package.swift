@@ -31,7 +31,9 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CKernels", "CBLAS", "GGUFFormat", "Quantization"], exclude: ["README.md"]),
         // Model configuration, architectures (one file each), sessions with a KV cache.
         .target(name: "Inference", dependencies: ["Tensor", "Tokenization", "GGUFFormat"], exclude: ["README.md"]),
-        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization", "Tokenization", "Tensor", "Inference"], exclude: ["README.md"]),
+        // Adapters: GGUF LoRA and PEFT safetensors, loading, validation against a base, export.
+        .target(name: "LoRA", dependencies: ["GGUFFormat", "Quantization", "Inference"], exclude: ["README.md"]),
+        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization", "Tokenization", "Tensor", "Inference", "LoRA"], exclude: ["README.md"]),
         .executableTarget(
             name: "loco",
             dependencies: [
@@ -68,6 +70,7 @@ let package = Package(
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Quantization", "CKernels", "LocoTestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tensor", "Quantization", "LocoTestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "LocoTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

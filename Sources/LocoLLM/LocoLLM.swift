@@ -4,3 +4,4 @@
 @_exported import Tokenization
 @_exported import Tensor
 @_exported import Inference
+@_exported import LoRA
