@@ -5,6 +5,7 @@ generation, decode speed.
     python3 scripts/inference_peer.py tokenize MODEL TEXT_FILE [--limit N]
         Prints the comma-separated token ids of the file's text (no BOS; special tokens parsed).
     python3 scripts/inference_peer.py logits MODEL --tokens 1,2,3 --out OUT.f32 [--sequential]
+        [--lora ADAPTER.gguf [--lora-scale S]]
         float32 logits of every position (rows = positions), F32 KV cache, flash attention off.
         --sequential evaluates one token per batch (llama.cpp's decode path) instead of one
         batch for all (its prefill path).
@@ -115,6 +116,8 @@ def main():
     p.add_argument("--tokens", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--sequential", action="store_true")
+    p.add_argument("--lora", help="a GGUF LoRA adapter to apply (llama.cpp's --lora)")
+    p.add_argument("--lora-scale", type=float, default=1.0)
     p = sub.add_parser("embed")
     p.add_argument("model")
     source = p.add_mutually_exclusive_group(required=True)
@@ -140,7 +143,8 @@ def main():
         print(",".join(str(t) for t in tokens[: args.limit]))
     elif args.command == "logits":
         tokens = [int(t) for t in args.tokens.split(",")]
-        llm = open_model(args.model, max(64, len(tokens)), 1 if args.sequential else max(64, len(tokens)))
+        extra = {"lora_path": args.lora, "lora_scale": args.lora_scale} if args.lora else {}
+        llm = open_model(args.model, max(64, len(tokens)), 1 if args.sequential else max(64, len(tokens)), **extra)
         llm.eval(tokens)
         np.array(llm.scores[: len(tokens)], dtype="<f4").tofile(args.out)
     elif args.command == "embed":

@@ -7,7 +7,7 @@ struct Chat: ParsableCommand {
         abstract: "Chat with a model in the terminal, using its chat template.",
         discussion: """
             Type a message and press return. Commands: /help, /clear (forget the conversation), \
-            /stats (timings of the last reply), /quit. Earlier turns stay in the KV cache: each \
+            /stats (timings of the last reply), /adapter PATH|none (switch LoRA adapters), /quit. Earlier turns stay in the KV cache: each \
             reply only runs the new tokens.
             """
     )
@@ -18,6 +18,8 @@ struct Chat: ParsableCommand {
         /help   this help
         /clear  forget the conversation (keeps the system message)
         /stats  timings of the last reply
+        /adapter PATH [SCALE]  apply a LoRA adapter (GGUF file or PEFT folder) instead of the current ones
+        /adapter none          back to the bare base model
         /quit   leave (also end of input)
         """
 
@@ -46,6 +48,27 @@ struct Chat: ParsableCommand {
                     continue
                 case "/stats":
                     if let last { printStatistics(last) } else { print("(no reply yet)") }
+                    continue
+                case _ where input == "/adapter" || input.hasPrefix("/adapter "):
+                    let words = input.split(separator: " ").map(String.init)
+                    guard words.count >= 2, words.count <= 3, words.count == 2 || Float(words[2]) != nil else {
+                        print("usage: /adapter PATH [SCALE] or /adapter none")
+                        continue
+                    }
+                    let session = generator.session
+                    do {
+                        if words[1] == "none" {
+                            session.adapters = nil
+                        } else {
+                            let adapter = try LoRAAdapter(contentsOf: words[1])
+                            session.adapters = try AdapterSet(model: session.model, adapters: [(adapter, words.count == 3 ? Float(words[2])! : 1)])
+                        }
+                        // The cached positions were computed with the previous adapters.
+                        generator.reset()
+                        print(session.adapters == nil ? "(no adapter)" : "(adapter \(words[1]))")
+                    } catch {
+                        print("cannot use \(words[1]): \(error)")
+                    }
                     continue
                 default:
                     if input.hasPrefix("/") {

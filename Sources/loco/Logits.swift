@@ -41,6 +41,8 @@ struct LogitsCommand: ParsableCommand {
     @Option(help: "fast, or llama-cpp (llama.cpp's float order).")
     var numerics: String = "fast"
 
+    @OptionGroup var adapters: AdapterArguments
+
     @Flag(help: "Run the tokens one at a time (decode steps) instead of one batched prefill.")
     var decode = false
 
@@ -74,6 +76,7 @@ struct LogitsCommand: ParsableCommand {
             let loaded = try Model(file: file)
             let pool = threads.map { ComputePool(threads: $0) } ?? .shared
             let session = loaded.makeSession(cachePrecision: KVCache.Precision(rawValue: kvCache)!, numerics: numericsMode!, pool: pool)
+            session.adapters = try adapters.adapterSet(for: loaded)
             let start = Date()
             var values: [Float] = []
             if decode {

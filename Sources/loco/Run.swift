@@ -43,6 +43,8 @@ struct GenerationArguments: ParsableArguments {
     @Option(help: "System message for the chat template.")
     var system: String?
 
+    @OptionGroup var adapters: AdapterArguments
+
     @Flag(help: "Always take the most likely token: temperature 0, no penalties (overrides the sampling options).")
     var greedy = false
 
@@ -79,6 +81,7 @@ struct GenerationArguments: ParsableArguments {
         let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let session = loaded.makeSession(contextLength: context ?? min(loaded.configuration.contextLength, 4096),
                                          numerics: numericsMode ?? .fast, pool: pool)
+        session.adapters = try adapters.adapterSet(for: loaded)
         return (Generator(session: session, tokenizer: tokenizer), try? ChatTemplate(gguf: file))
     }
 }

@@ -13,11 +13,12 @@ enum LlamaCppPeer {
     }
 
     /// llama.cpp's logits for every position: one batch (its prefill) or one token at a time.
-    static func logits(model: String, tokens: [Int], sequential: Bool = false) throws -> [Float] {
+    /// With `lora`, llama.cpp applies that GGUF LoRA adapter at `loraScale` (its `--lora-scaled`).
+    static func logits(model: String, tokens: [Int], sequential: Bool = false, lora: String? = nil, loraScale: Float = 1) throws -> [Float] {
         let out = RandomModels.scratch("peer-logits.f32")
         defer { try? FileManager.default.removeItem(atPath: out) }
         _ = try script(["logits", model, "--tokens", tokens.map(String.init).joined(separator: ","), "--out", out]
-                       + (sequential ? ["--sequential"] : []))
+                       + (sequential ? ["--sequential"] : []) + (lora.map { ["--lora", $0, "--lora-scale", "\(loraScale)"] } ?? []))
         return try readFloats(out)
     }
 

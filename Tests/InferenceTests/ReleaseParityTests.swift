@@ -58,6 +58,8 @@ import Testing
     struct Run {
         var numerics = "fast"
         var decode = false
+        /// `--adapter PATH --adapter-scale S` pairs.
+        var adapters: [(String, Float)] = []
     }
 
     static func loco(_ model: String, tokens: [Int], _ run: Run) throws -> [Float] {
@@ -66,6 +68,7 @@ import Testing
         var arguments = ["logits", "--model", model, "--tokens", tokens.map(String.init).joined(separator: ","), "--out", out,
                          "--numerics", run.numerics]
         if run.decode { arguments.append("--decode") }
+        for (path, scale) in run.adapters { arguments += ["--adapter", path, "--adapter-scale", "\(scale)"] }
         let result = try LocoTestSupport.run(releaseLoco, arguments)
         try #require(result.status == 0, "loco logits: \(result.stderr)")
         return try LlamaCppPeer.readFloats(out)

@@ -8,6 +8,8 @@ public enum RandomModels {
         // 4 layers, width 256, 4 heads over 1 KV head (n_gqa 4), untied output, F32.
         "llama-f32": ["--arch", "llama", "--layers", "4", "--width", "256", "--ffn", "256", "--heads", "4", "--kv-heads", "1", "--seed", "1"],
         // 8 layers (the recipes' layer rules differ), tied embeddings, F16 weights, head dim 128.
+        "qwen3-f32": ["--arch", "qwen3", "--layers", "4", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
+                      "--head-dim", "128", "--seed", "5"],
         "qwen3-f16-tied": ["--arch", "qwen3", "--layers", "8", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
                            "--head-dim", "128", "--tied", "--f16", "--seed", "2"],
     ]

@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+import LocoLLM
+
+/// `--adapter PATH` (repeatable) and `--adapter-scale S` (repeatable, the i-th for the i-th
+/// adapter, 1 when left out), shared by the commands that run a model.
+struct AdapterArguments: ParsableArguments {
+    @Option(name: .customLong("adapter"), parsing: .singleValue,
+            help: "A LoRA adapter to apply unmerged: a GGUF LoRA file or a PEFT folder (repeatable).")
+    var paths: [String] = []
+
+    @Option(name: .customLong("adapter-scale"), parsing: .singleValue,
+            help: "The user scale of the adapter in the same position (default 1); the delta is scale * alpha / rank * B A x.")
+    var scales: [Float] = []
+
+    func validate() throws {
+        guard scales.count <= paths.count else { throw ValidationError("more --adapter-scale values than --adapter paths") }
+    }
+
+    /// The adapters for `model`, or nil when none was given.
+    func adapterSet(for model: Model) throws -> AdapterSet? {
+        guard !paths.isEmpty else { return nil }
+        let adapters = try paths.enumerated().map { index, path in
+            (try LoRAAdapter(contentsOf: path), index < scales.count ? scales[index] : 1)
+        }
+        return try AdapterSet(model: model, adapters: adapters)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import LocoTestSupport
+import Testing
+
+/// LoRA adapters applied unmerged (`loco logits --adapter`, release build) against llama.cpp with
+/// the same adapter (`Llama(lora_path:, lora_scale:)`), every position. Adapters come from
+/// scripts/make-lora-fixtures.py: random, non-zero A and B (so an adapter that is ignored, or
+/// applied with the wrong scale, moves the logits by far more than the bars), as a GGUF LoRA
+/// written by gguf-py and as PEFT folders.
+@Suite(.serialized) struct ReleaseAdapterParityTests {
+    static var available: Bool {
+        let has = ReleaseParityTests.available && Peers.pythonHas("gguf")
+        if !has { #expect(!Peers.required, "the release loco, llama-cpp-python and gguf are required (LOCO_REQUIRE_PEERS=1)") }
+        return has
+    }
+
+    static func adapters(for base: String, _ arguments: [String]) throws -> String {
+        let folder = RandomModels.scratch("lora")
+        let result = try run("python3", [Repository.path("scripts/make-lora-fixtures.py"), base, folder] + arguments)
+        try #require(result.status == 0, "make-lora-fixtures.py: \(result.stderr)")
+        return folder
+    }
+
+    /// A random F32 qwen3 model (untied output) with a rank-8 adapter on every projection and the
+    /// output layer, at user scale 0.7: the F32 parity bar of the inference runtime (1e-5 of the
+    /// largest logit; measured 8e-7), from the GGUF LoRA and from PEFT folders read directly
+    /// (F32 and BF16: the fixture's values are exact in both).
+    @Test func randomQwen3MatchesLlamaCpp() throws {
+        guard Self.available else { return }
+        let base = try RandomModels.path("qwen3-f32")
+        let folder = try Self.adapters(for: base, ["--rank", "8", "--alpha", "16", "--seed", "7", "--targets",
+                                                   "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down,output"])
+        let tokens = (0..<160).map { ($0 * 37 + 11) % 512 }
+        let theirs = try LlamaCppPeer.logits(model: base, tokens: tokens, lora: folder + "/adapter.gguf", loraScale: 0.7)
+        let bare = try ReleaseParityTests.loco(base, tokens: tokens, .init())
+        let effect = LogitDistance(bare, theirs, vocabulary: 512)
+        for adapter in ["adapter.gguf", "peft-f32", "peft-bf16"] {
+            for decode in [false, true] {
+                let ours = try ReleaseParityTests.loco(base, tokens: tokens, .init(decode: decode, adapters: [(folder + "/" + adapter, 0.7)]))
+                let distance = LogitDistance(ours, theirs, vocabulary: 512)
+                print("qwen3 F32 + \(adapter)\(decode ? " (decode)" : ""): \(distance); without the adapter: \(effect)")
+                #expect(distance.maxRelative <= 1e-5, "\(adapter): \(distance)")
+                #expect(distance.argmaxAgreement == 1, "\(adapter): \(distance)")
+            }
+        }
+        #expect(effect.maxRelative > 0.05, "the adapter must matter: \(effect)")
+    }
+
+    /// SmolLM2-135M-Instruct as shipped (Q4_1, tied output) with a rank-16 adapter on q, k, v and
+    /// o. The base runs in llama.cpp's order (bit-identical without an adapter), but llama.cpp
+    /// multiplies the F32 LoRA factors in llamafile's tinyBLAS order and ours in OpenBLAS's; the
+    /// last-bit differences then cross 8-bit activation roundings downstream, as between
+    /// llama.cpp's own batched and token-by-token passes. So the bar is that spread (with the
+    /// adapter), as for the K-quants: largest difference at most twice it, argmax agreement at
+    /// most 5 points below it; the adapter itself moves the logits several times further.
+    @Test func smolLM2MatchesLlamaCppWithinItsOwnSpread() throws {
+        guard Self.available, let model = Peers.defaultModel else { return }
+        let folder = try Self.adapters(for: model, ["--rank", "16", "--alpha", "32", "--seed", "8", "--targets",
+                                                    "attn_q,attn_k,attn_v,attn_output"])
+        let tokens = try LlamaCppPeer.tokenize(model: model, text: ReleaseParityTests.text, limit: 200)
+        let lora = folder + "/adapter.gguf"
+        let batched = try LlamaCppPeer.logits(model: model, tokens: tokens, lora: lora)
+        let sequential = try LlamaCppPeer.logits(model: model, tokens: tokens, sequential: true, lora: lora)
+        let spread = LogitDistance(sequential, batched, vocabulary: 49152)
+        let bare = LogitDistance(try LlamaCppPeer.logits(model: model, tokens: tokens), batched, vocabulary: 49152)
+        for adapter in ["adapter.gguf", "peft-f16"] {
+            let ours = try ReleaseParityTests.loco(model, tokens: tokens, .init(numerics: "llama-cpp", adapters: [(folder + "/" + adapter, 1)]))
+            let distance = LogitDistance(ours, batched, vocabulary: 49152)
+            let report = "SmolLM2 Q4_1 + \(adapter): \(distance); llama.cpp batched vs token by token: \(spread); without the adapter: \(bare)"
+            print(report)
+            #expect(distance.maxAbsolute <= 2 * spread.maxAbsolute, "\(report)")
+            #expect(distance.argmaxAgreement >= spread.argmaxAgreement - 0.05, "\(report)")
+            #expect(bare.maxAbsolute > 4 * distance.maxAbsolute, "\(report)")
+        }
+    }
+}
