@@ -5,7 +5,7 @@ in its own process so each gets a clean peak-RSS reading; the fastest of --repet
 both sides, as llama-bench and `loco bench` do.
 
     python3 Benchmarks/inference_peer_bench.py MODEL.gguf [--threads 1,2] [--prompt-tokens 128,512]
-        [--gen-tokens 128] [--repetitions 3] [--json]
+        [--gen-tokens 128] [--repetitions 3] [--lora ADAPTER.gguf] [--json]
 
     python3 Benchmarks/inference_peer_bench.py --peer MODEL THREADS PROMPT GEN REPS   (one llama.cpp run)
 """
@@ -21,11 +21,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def peer(model, threads, prompt_tokens, gen_tokens, repetitions):
+def peer(model, threads, prompt_tokens, gen_tokens, repetitions, lora=None):
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     from llama_cpp import Llama
+    extra = {"lora_path": lora} if lora else {}
     llm = Llama(model_path=model, n_ctx=prompt_tokens + gen_tokens + 8, n_batch=512, n_ubatch=512,
-                n_threads=threads, n_threads_batch=threads, flash_attn=False, verbose=False)
+                n_threads=threads, n_threads_batch=threads, flash_attn=False, verbose=False, **extra)
     import numpy as np
 
     def last_argmax():
@@ -65,7 +66,7 @@ def run(command):
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--peer":
         model, threads, prompt, gen, reps = sys.argv[2], *map(int, sys.argv[3:7])
-        json.dump(peer(model, threads, prompt, gen, reps), sys.stdout)
+        json.dump(peer(model, threads, prompt, gen, reps, sys.argv[7] if len(sys.argv) > 7 else None), sys.stdout)
         return
     p = argparse.ArgumentParser()
     p.add_argument("model")
@@ -73,6 +74,7 @@ def main():
     p.add_argument("--prompt-tokens", default="128,512")
     p.add_argument("--gen-tokens", type=int, default=128)
     p.add_argument("--repetitions", type=int, default=3)
+    p.add_argument("--lora", help="a GGUF LoRA adapter both sides apply unmerged (ours: --adapter)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     loco = os.path.join(ROOT, ".build", "release", "loco")
@@ -80,9 +82,10 @@ def main():
     for threads in map(int, a.threads.split(",")):
         for prompt in map(int, a.prompt_tokens.split(",")):
             theirs = run([sys.executable, os.path.abspath(__file__), "--peer", a.model, str(threads), str(prompt),
-                          str(a.gen_tokens), str(a.repetitions)])
+                          str(a.gen_tokens), str(a.repetitions)] + ([a.lora] if a.lora else []))
             ours = run([loco, "bench", "--model", a.model, "--threads", str(threads), "--prompt-tokens", str(prompt),
-                        "--gen-tokens", str(a.gen_tokens), "--repetitions", str(a.repetitions), "--json"])
+                        "--gen-tokens", str(a.gen_tokens), "--repetitions", str(a.repetitions), "--json"]
+                       + (["--adapter", a.lora] if a.lora else []))
             rows.append({
                 "threads": threads, "prompt_tokens": prompt, "gen_tokens": a.gen_tokens,
                 "ours": {k: ours[k] for k in ("prefill_tokens_per_second", "decode_tokens_per_second", "peak_rss_bytes")},

@@ -107,6 +107,18 @@ public final class AdapterSet: Sendable {
         for delta in deltas {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: count * delta.rank) { scratch in
                 let t = scratch.baseAddress!
+                if count == 1 {
+                    // One position (decode): two matrix-vector products, cheaper to call than GEMMs.
+                    delta.a.withUnsafeBufferPointer { a in
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(delta.rank), Int32(delta.inputs), 1, a.baseAddress!,
+                                    Int32(delta.inputs), input, 1, 0, t, 1)
+                    }
+                    delta.b.withUnsafeBufferPointer { b in
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(delta.outputs), Int32(delta.rank), delta.scale, b.baseAddress!,
+                                    Int32(delta.rank), t, 1, 1, output, 1)
+                    }
+                    return
+                }
                 delta.a.withUnsafeBufferPointer { a in
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(delta.rank), Int32(delta.inputs), 1,
                                 input, Int32(delta.inputs), a.baseAddress!, Int32(delta.inputs), 0, t, Int32(delta.rank))

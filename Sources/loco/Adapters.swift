@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import LocoLLM
 
-/// `--adapter PATH` (repeatable) and `--adapter-scale S` (repeatable, the i-th for the i-th
+/// `--adapter NAME|PATH` (repeatable: a path that exists, else a name in the adapter registry)
+/// and `--adapter-scale S` (repeatable, the i-th for the i-th
 /// adapter, 1 when left out), shared by the commands that run a model.
 struct AdapterArguments: ParsableArguments {
     @Option(name: .customLong("adapter"), parsing: .singleValue,
-            help: "A LoRA adapter to apply unmerged: a GGUF LoRA file or a PEFT folder (repeatable).")
+            help: "A LoRA adapter to apply unmerged: a GGUF LoRA file, a PEFT folder, or a name in the adapter registry (repeatable).")
     var paths: [String] = []
 
     @Option(name: .customLong("adapter-scale"), parsing: .singleValue,
@@ -21,7 +22,7 @@ struct AdapterArguments: ParsableArguments {
     func adapterSet(for model: Model) throws -> AdapterSet? {
         guard !paths.isEmpty else { return nil }
         let adapters = try paths.enumerated().map { index, path in
-            (try LoRAAdapter(contentsOf: path), index < scales.count ? scales[index] : 1)
+            (try LoRAAdapter(contentsOf: AdapterRegistry().resolve(path)), index < scales.count ? scales[index] : 1)
         }
         return try AdapterSet(model: model, adapters: adapters)
     }

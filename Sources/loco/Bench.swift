@@ -31,6 +31,14 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON: prefill_tokens_per_second, decode_tokens_per_second, peak_rss_bytes, ...")
     var json = false
 
+    @OptionGroup var adapters: AdapterArguments
+
+    @Flag(help: """
+        With several --adapter: give each its own adapter set (the runs use the first) and measure \
+        switching a live session between them.
+        """)
+    var switchAdapters = false
+
     func run() throws {
         do {
             let path = try ModelStore().resolve(model)
@@ -39,10 +47,27 @@ struct Bench: ParsableCommand {
             var random = SplitMix64(seed: 1)
             let vocabulary = loaded.vocabularySize
             let prompt = (0..<promptTokens).map { _ in Int32(random.next() % UInt64(vocabulary)) }
+            // Adapters: read from disk (timed), then each made into the deltas a session applies.
+            var adapterSets: [AdapterSet] = []
+            var adapterLoadSeconds = 0.0, adapterAttachSeconds = 0.0
+            if !adapters.paths.isEmpty {
+                let loadStart = ContinuousClock.now
+                let files = try adapters.paths.map { try LoRAAdapter(contentsOf: $0) }
+                adapterLoadSeconds = (ContinuousClock.now - loadStart).seconds
+                let scales = adapters.paths.indices.map { $0 < adapters.scales.count ? adapters.scales[$0] : Float(1) }
+                let attachStart = ContinuousClock.now
+                if switchAdapters {
+                    adapterSets = try zip(files, scales).map { try AdapterSet(model: loaded, adapters: [($0, $1)]) }
+                } else {
+                    adapterSets = [try AdapterSet(model: loaded, adapters: Array(zip(files, scales)))]
+                }
+                adapterAttachSeconds = (ContinuousClock.now - attachStart).seconds / Double(adapterSets.count)
+            }
             var bestPrefill = Double.infinity
             var bestDecode = Double.infinity
             for _ in 0..<max(1, repetitions) {
                 let session = loaded.makeSession(contextLength: promptTokens + genTokens, pool: pool)
+                session.adapters = adapterSets.first
                 let start = ContinuousClock.now
                 var logits = try session.forward(tokens: prompt, logits: .last).values
                 bestPrefill = min(bestPrefill, (ContinuousClock.now - start).seconds)
@@ -52,11 +77,28 @@ struct Bench: ParsableCommand {
                 }
                 bestDecode = min(bestDecode, (ContinuousClock.now - decodeStart).seconds)
             }
+            // Switching a live session: swap the adapter set and forget the cached positions (what
+            // `/adapter` in `loco chat` does), then run one decode step with the new adapter.
+            var switchSeconds: Double?
+            if adapterSets.count > 1 {
+                let session = loaded.makeSession(contextLength: promptTokens + genTokens, pool: pool)
+                var samples: [Double] = []
+                for i in 0..<200 {
+                    let swapStart = ContinuousClock.now
+                    session.adapters = adapterSets[i % adapterSets.count]
+                    session.reset()
+                    samples.append((ContinuousClock.now - swapStart).seconds)
+                    _ = try session.decode(prompt[i % prompt.count])
+                }
+                switchSeconds = samples.sorted()[samples.count / 2]
+            }
             let result = BenchResult(
                 model: path, threads: pool.threadCount, promptTokens: promptTokens, genTokens: genTokens,
                 prefillTokensPerSecond: Double(promptTokens) / bestPrefill,
                 decodeTokensPerSecond: Double(genTokens) / bestDecode,
-                peakRSSBytes: PeakMemory.residentBytes(), weightBytes: loaded.file.tensors.reduce(0) { $0 + $1.byteCount })
+                peakRSSBytes: PeakMemory.residentBytes(), weightBytes: loaded.file.tensors.reduce(0) { $0 + $1.byteCount },
+                adapterCount: adapters.paths.count, adapterLoadSeconds: adapters.paths.isEmpty ? nil : adapterLoadSeconds,
+                adapterAttachSeconds: adapters.paths.isEmpty ? nil : adapterAttachSeconds, adapterSwitchSeconds: switchSeconds)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -70,6 +112,11 @@ struct Bench: ParsableCommand {
                     decode   \(ByteFormat.fixed(result.decodeTokensPerSecond, 1)) tokens/s (\(genTokens) tokens)
                     memory   \(ByteFormat.string(result.peakRSSBytes)) peak RSS, weights \(ByteFormat.string(result.weightBytes))
                     """)
+                if let load = result.adapterLoadSeconds, let attach = result.adapterAttachSeconds {
+                    print("adapters \(result.adapterCount): read \(ByteFormat.fixed(load * 1000, 2)) ms, "
+                          + "made into deltas \(ByteFormat.fixed(attach * 1000, 3)) ms each"
+                          + (result.adapterSwitchSeconds.map { ", switch \(ByteFormat.fixed($0 * 1e6, 1)) us (median)" } ?? ""))
+                }
             }
         } catch {
             throw fail(error)
@@ -86,6 +133,13 @@ struct BenchResult: Codable {
     var decodeTokensPerSecond: Double
     var peakRSSBytes: Int
     var weightBytes: Int
+    var adapterCount: Int
+    /// Reading the adapter files (all of them).
+    var adapterLoadSeconds: Double?
+    /// Making one adapter set (checking it against the model, copying the factors).
+    var adapterAttachSeconds: Double?
+    /// Swapping a live session's adapter set and forgetting its cache (median).
+    var adapterSwitchSeconds: Double?
 }
 
 enum PeakMemory {
