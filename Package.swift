@@ -44,6 +44,7 @@ let package = Package(
         .executableTarget(name: "gguf-inspect", dependencies: ["LocoLLM"], path: "Examples/gguf-inspect"),
         .executableTarget(name: "quantize", dependencies: ["LocoLLM"], path: "Examples/quantize"),
         .executableTarget(name: "tokenize", dependencies: ["LocoLLM"], path: "Examples/tokenize"),
+        .executableTarget(name: "generate", dependencies: ["LocoLLM"], path: "Examples/generate"),
         // Row-kernel throughput; CKernels is internal, so this benchmark lives in this package.
         .executableTarget(name: "kernel-benchmark", dependencies: ["CKernels"], path: "Benchmarks/Sources/kernel-benchmark"),
         // Encode throughput; it also times the pre-tokenizer alone, through package-level access.
