@@ -103,7 +103,26 @@ public final class AdapterSet: Sendable {
 
     /// `output[t] += scale * B (A input[t])` for every delta, for `count` rows: `input` is
     /// `count` x `inputs`, `output` `count` x `outputs`, row-major.
-    static func apply(_ deltas: [Delta], input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) {
+    ///
+    /// With ``Numerics/llamaCpp`` the products follow llama.cpp's graph and float order: `A x`
+    /// then `B` times that, both as ggml multiplies F32 matrices (``GGMLFloatProducts``), then
+    /// times the scale, then added (`ggml_mul_mat`, `ggml_scale`, `ggml_add`).
+    static func apply(_ deltas: [Delta], input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>,
+                      numerics: Numerics = .fast) {
+        if numerics == .llamaCpp {
+            for delta in deltas {
+                var t = [Float](repeating: 0, count: count * delta.rank)
+                var u = [Float](repeating: 0, count: count * delta.outputs)
+                delta.a.withUnsafeBufferPointer { a in
+                    GGMLFloatProducts.multiply(a.baseAddress!, rows: delta.rank, input, count: count, inner: delta.inputs, into: &t)
+                }
+                delta.b.withUnsafeBufferPointer { b in
+                    GGMLFloatProducts.multiply(b.baseAddress!, rows: delta.outputs, t, count: count, inner: delta.rank, into: &u)
+                }
+                for i in 0..<(count * delta.outputs) { output[i] = output[i] + u[i] * delta.scale }
+            }
+            return
+        }
         for delta in deltas {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: count * delta.rank) { scratch in
                 let t = scratch.baseAddress!

@@ -53,9 +53,9 @@ struct DecoderLayer: Sendable {
         WeightMatrix.multiply([.init(query, q), .init(key, k), .init(value, v)], input: normed, count: n,
                               workspace: state.matmul, numerics: numerics, pool: pool)
         if let adapters = state.adapters {
-            AdapterSet.apply(adapters.deltas(layer: index, .query), input: normed, count: n, into: q)
-            AdapterSet.apply(adapters.deltas(layer: index, .key), input: normed, count: n, into: k)
-            AdapterSet.apply(adapters.deltas(layer: index, .value), input: normed, count: n, into: v)
+            AdapterSet.apply(adapters.deltas(layer: index, .query), input: normed, count: n, into: q, numerics: numerics)
+            AdapterSet.apply(adapters.deltas(layer: index, .key), input: normed, count: n, into: k, numerics: numerics)
+            AdapterSet.apply(adapters.deltas(layer: index, .value), input: normed, count: n, into: v, numerics: numerics)
         }
         if let queryNorm, let keyNorm {
             queryNorm.withUnsafeBufferPointer { w in
@@ -79,7 +79,7 @@ struct DecoderLayer: Sendable {
                                  numerics: numerics, pool: pool)
         if let adapters = state.adapters {
             AdapterSet.apply(adapters.deltas(layer: index, .attentionOutput), input: state.attention.pointer, count: n,
-                             into: state.projection.pointer)
+                             into: state.projection.pointer, numerics: numerics)
         }
         add(state.projection.pointer, to: hidden, count: n * width)
 
@@ -90,13 +90,13 @@ struct DecoderLayer: Sendable {
         WeightMatrix.multiply([.init(gate, g), .init(up, u)], input: normed, count: n, workspace: state.matmul,
                               numerics: numerics, pool: pool)
         if let adapters = state.adapters {
-            AdapterSet.apply(adapters.deltas(layer: index, .gate), input: normed, count: n, into: g)
-            AdapterSet.apply(adapters.deltas(layer: index, .up), input: normed, count: n, into: u)
+            AdapterSet.apply(adapters.deltas(layer: index, .gate), input: normed, count: n, into: g, numerics: numerics)
+            AdapterSet.apply(adapters.deltas(layer: index, .up), input: normed, count: n, into: u, numerics: numerics)
         }
         Activations.swiglu(gate: g, up: u, count: n * c.feedForwardLength, numerics: numerics)
         down.multiply(g, count: n, into: state.projection.pointer, workspace: state.matmul, numerics: numerics, pool: pool)
         if let adapters = state.adapters {
-            AdapterSet.apply(adapters.deltas(layer: index, .down), input: g, count: n, into: state.projection.pointer)
+            AdapterSet.apply(adapters.deltas(layer: index, .down), input: g, count: n, into: state.projection.pointer, numerics: numerics)
         }
         add(state.projection.pointer, to: hidden, count: n * width)
     }

@@ -183,7 +183,7 @@ public final class Session {
             model.output.multiply(normed, count: rows.count, into: destination, workspace: state.matmul,
                                   numerics: state.numerics, pool: state.pool)
             if let adapters = state.adapters {
-                AdapterSet.apply(adapters.output, input: normed, count: rows.count, into: destination)
+                AdapterSet.apply(adapters.output, input: normed, count: rows.count, into: destination, numerics: state.numerics)
             }
         case .sumOfNormed(let sums):
             for r in 0..<rows.count {
