@@ -18,6 +18,9 @@ public final class AdapterSet: Sendable {
         case gate = "ffn_gate", up = "ffn_up", down = "ffn_down"
         /// The output (logits) layer, `output.weight` (or the tied `token_embd.weight`).
         case output = "output"
+        /// The token embedding, `token_embd.weight`, as a lookup: token `v`'s row gains
+        /// `scale * B A[:, v]` (A is `rank` x vocabulary, B width x `rank`, llama.cpp's layout).
+        case tokenEmbedding = "token_embd"
     }
 
     /// One low-rank delta `scale * B A` of an `outputs` x `inputs` weight matrix.
@@ -63,6 +66,7 @@ public final class AdapterSet: Sendable {
     /// Deltas per block, per target.
     let layers: [[Target: [Delta]]]
     let output: [Delta]
+    let embedding: [Delta]
     /// Every placement, in the order given.
     public let placements: [Placement]
 
@@ -71,13 +75,23 @@ public final class AdapterSet: Sendable {
     public init(model: Model, placements: [Placement]) throws {
         var layers = [[Target: [Delta]]](repeating: [:], count: model.layers.count)
         var output: [Delta] = []
+        var embedding: [Delta] = []
         for placement in placements {
             let delta = placement.delta
             let matrix: WeightMatrix
+            if placement.target == .tokenEmbedding {
+                let table = model.embedding
+                guard delta.inputs == table.rows, delta.outputs == table.columns else {
+                    throw ModelError(.adapterShape(tensor: table.name, expected: [table.rows, table.columns],
+                                                   actual: [delta.inputs, delta.outputs]))
+                }
+                embedding.append(delta)
+                continue
+            }
             if placement.target == .output {
                 matrix = model.output
             } else {
-                guard let index = placement.layer, index >= 0, index < model.layers.count else {
+                guard let index = placement.layer, index >= 0, index < model.layers.count, placement.target != .output else {
                     throw ModelError(.adapterTarget(tensor: "blk.\(placement.layer ?? -1).\(placement.target.rawValue).weight"))
                 }
                 matrix = model.layers[index].matrix(placement.target)
@@ -95,6 +109,7 @@ public final class AdapterSet: Sendable {
         self.model = model
         self.layers = layers
         self.output = output
+        self.embedding = embedding
         self.placements = placements
     }
 
@@ -151,6 +166,31 @@ public final class AdapterSet: Sendable {
     }
 }
 
+extension AdapterSet {
+    /// Adds the token-embedding deltas to the looked-up rows: `rows[t] += scale * B A[:, tokens[t]]`,
+    /// in llama.cpp's graph order with ``Numerics/llamaCpp`` (`get_rows` of A's columns,
+    /// `ggml_mul_mat` with B, `ggml_scale`, `ggml_add`).
+    func addEmbeddingDeltas(tokens: [Int], into rows: UnsafeMutablePointer<Float>, numerics: Numerics) {
+        let n = tokens.count
+        for delta in embedding {
+            var gathered = [Float](repeating: 0, count: n * delta.rank)
+            for (t, token) in tokens.enumerated() {
+                for r in 0..<delta.rank { gathered[t * delta.rank + r] = delta.a[r * delta.inputs + token] }
+            }
+            var u = [Float](repeating: 0, count: n * delta.outputs)
+            delta.b.withUnsafeBufferPointer { b in
+                if numerics == .llamaCpp {
+                    GGMLFloatProducts.multiply(b.baseAddress!, rows: delta.outputs, gathered, count: n, inner: delta.rank, into: &u)
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(delta.outputs), Int32(delta.rank), 1,
+                                gathered, Int32(delta.rank), b.baseAddress!, Int32(delta.rank), 0, &u, Int32(delta.outputs))
+                }
+            }
+            for i in 0..<(n * delta.outputs) { rows[i] = rows[i] + u[i] * delta.scale }
+        }
+    }
+}
+
 extension DecoderLayer {
     /// The weight matrix of `target` (not `.output`).
     func matrix(_ target: AdapterSet.Target) -> WeightMatrix {
@@ -162,7 +202,7 @@ extension DecoderLayer {
         case .gate: gate
         case .up: up
         case .down: down
-        case .output: preconditionFailure("the output layer is not a block's")
+        case .output, .tokenEmbedding: preconditionFailure("\(target) is not a block's")
         }
     }
 }

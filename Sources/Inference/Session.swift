@@ -162,6 +162,9 @@ public final class Session {
             model.embedding.row(token, into: hidden + t * c.embeddingLength)
             model.rotaryEmbedding.angles(position: start + t, into: state.angles.pointer + t * model.rotaryEmbedding.dimensions)
         }
+        if let adapters = state.adapters, !adapters.embedding.isEmpty {
+            adapters.addEmbeddingDeltas(tokens: tokens, into: hidden, numerics: state.numerics)
+        }
         for (index, layer) in model.layers.enumerated() {
             layer.forward(layer: index, count: n, start: start, model: model, state: state)
         }

@@ -5,8 +5,7 @@ extension AdapterSet {
     /// ``LoRAAdapter/scale(userScale:)``), for `model`, after checking each adapter against it.
     /// Several adapters on one projection add up, as llama.cpp's several `--lora` do.
     ///
-    /// The token embedding is the one target not applied at run time (llama.cpp adds its delta to
-    /// the looked-up rows; merge such an adapter instead): an adapter with it is refused.
+    /// A token-embedding delta adds to the looked-up rows, as llama.cpp applies it.
     ///
     /// ```swift
     /// let model = try Model(contentsOf: base)
@@ -32,13 +31,14 @@ extension AdapterSet {
     /// Block and projection of a GGUF tensor name (`blk.N.attn_q.weight`, `output.weight`).
     static func placement(of target: String, adapter: LoRAAdapter) throws -> (Int?, Target) {
         if target == TargetNames.output { return (nil, .output) }
+        if target == TargetNames.tokenEmbedding { return (nil, .tokenEmbedding) }
         let parts = target.split(separator: ".")
         if parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), parts[3] == "weight",
            let kind = Target(rawValue: String(parts[2])), kind != .output {
             return (layer, kind)
         }
         throw LoRAError(.unexpectedTensor(tensor: target, reason: "the runtime applies deltas to attn_q, attn_k, attn_v, "
-                                            + "attn_output, ffn_gate, ffn_up, ffn_down and output; merge adapters on other tensors"),
+                                            + "attn_output, ffn_gate, ffn_up, ffn_down, output and token_embd; merge adapters on other tensors"),
                         path: adapter.metadata.path)
     }
 }

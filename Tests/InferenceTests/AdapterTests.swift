@@ -32,7 +32,7 @@ import Testing
         }
         var list: [Factors] = []
         for layer in 0..<model.layers.count {
-            for target in AdapterSet.Target.allCases where target != .output {
+            for target in AdapterSet.Target.allCases where target != .output && target != .tokenEmbedding {
                 let m = model.layers[layer].matrix(target)
                 list.append(Factors(name: m.name, layer: layer, target: target, a: values(rank * m.columns), b: values(m.rows * rank),
                                     inputs: m.columns, outputs: m.rows, scale: 0.75))

@@ -21,15 +21,15 @@ import Testing
         return folder
     }
 
-    /// A random F32 qwen3 model (untied output) with a rank-8 adapter on every projection and the
-    /// output layer, at user scale 0.7: the F32 parity bar of the inference runtime (1e-5 of the
+    /// A random F32 qwen3 model (untied output) with a rank-8 adapter on every projection, the
+    /// output layer and the token embedding, at user scale 0.7: the F32 parity bar of the inference runtime (1e-5 of the
     /// largest logit; measured 8e-7), from the GGUF LoRA and from PEFT folders read directly
     /// (F32 and BF16: the fixture's values are exact in both).
     @Test func randomQwen3MatchesLlamaCpp() throws {
         guard Self.available else { return }
         let base = try RandomModels.path("qwen3-f32")
         let folder = try Self.adapters(for: base, ["--rank", "8", "--alpha", "16", "--seed", "7", "--targets",
-                                                   "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down,output"])
+                                                   "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down,output,token_embd"])
         let tokens = (0..<160).map { ($0 * 37 + 11) % 512 }
         let theirs = try LlamaCppPeer.logits(model: base, tokens: tokens, lora: folder + "/adapter.gguf", loraScale: 0.7)
         let bare = try ReleaseParityTests.loco(base, tokens: tokens, .init())
