@@ -7,7 +7,7 @@ struct Chat: ParsableCommand {
         abstract: "Chat with a model in the terminal, using its chat template.",
         discussion: """
             Type a message and press return. Commands: /help, /clear (forget the conversation), \
-            /stats (timings of the last reply), /adapter PATH|none (switch LoRA adapters), /quit. Earlier turns stay in the KV cache: each \
+            /stats (timings of the last reply), /adapter NAME|PATH|none (switch LoRA adapters), /quit. Earlier turns stay in the KV cache: each \
             reply only runs the new tokens.
             """
     )
@@ -18,8 +18,8 @@ struct Chat: ParsableCommand {
         /help   this help
         /clear  forget the conversation (keeps the system message)
         /stats  timings of the last reply
-        /adapter PATH [SCALE]  apply a LoRA adapter (GGUF file or PEFT folder) instead of the current ones
-        /adapter none          back to the bare base model
+        /adapter NAME|PATH [SCALE]  apply a LoRA adapter (registry name, GGUF file or PEFT folder) instead
+        /adapter none               back to the bare base model
         /quit   leave (also end of input)
         """
 
@@ -52,7 +52,7 @@ struct Chat: ParsableCommand {
                 case _ where input == "/adapter" || input.hasPrefix("/adapter "):
                     let words = input.split(separator: " ").map(String.init)
                     guard words.count >= 2, words.count <= 3, words.count == 2 || Float(words[2]) != nil else {
-                        print("usage: /adapter PATH [SCALE] or /adapter none")
+                        print("usage: /adapter NAME|PATH [SCALE] or /adapter none")
                         continue
                     }
                     let session = generator.session
@@ -60,7 +60,7 @@ struct Chat: ParsableCommand {
                         if words[1] == "none" {
                             session.adapters = nil
                         } else {
-                            let adapter = try LoRAAdapter(contentsOf: words[1])
+                            let adapter = try LoRAAdapter(contentsOf: AdapterRegistry().resolve(words[1]))
                             session.adapters = try AdapterSet(model: session.model, adapters: [(adapter, words.count == 3 ? Float(words[2])! : 1)])
                         }
                         // The cached positions were computed with the previous adapters.
