@@ -1,0 +1,68 @@
+import Foundation
+import LocoLLM
+import LocoTestSupport
+import Testing
+
+/// `loco adapters` and `loco merge` as a user runs them: a random F32 llama model and a random
+/// adapter for it (scripts/make-random-model.py, scripts/make-lora-fixtures.py), a registry in a
+/// temporary folder.
+@Suite(.serialized) struct AdapterCommandTests {
+    let loco = Repository.productsDirectory + "/loco"
+
+    func fixture() throws -> (base: String, adapter: String)? {
+        guard Peers.pythonHas("gguf") else {
+            #expect(!Peers.required, "python3 with gguf is required (LOCO_REQUIRE_PEERS=1)")
+            return nil
+        }
+        let base = try RandomModels.path("llama-f32")
+        let folder = RandomModels.scratch("cli-lora")
+        let result = try run("python3", [Repository.path("scripts/make-lora-fixtures.py"), base, folder, "--rank", "4", "--seed", "9",
+                                         "--targets", "attn_q,attn_v"])
+        try #require(result.status == 0, "\(result.stderr)")
+        return (base, folder + "/adapter.gguf")
+    }
+
+    @Test func registryAddListValidateRemove() throws {
+        guard let (base, adapter) = try fixture() else { return }
+        let registry = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: registry) }
+        let env = ["LOCO_ADAPTERS": registry]
+        var result = try run(loco, ["adapters", "add", adapter, "--name", "math-v1", "--base", base, "--keywords", "sum,product"],
+                             environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        result = try run(loco, ["adapters", "list", "--json"], environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        let listed = try JSONSerialization.jsonObject(with: result.stdout)
+        #expect("\(listed)".contains("math-v1") && "\(listed)".contains("sum"))
+        result = try run(loco, ["adapters", "validate", "math-v1", "--base", base], environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        // A name resolves wherever a path does.
+        let out = RandomModels.scratch("logits.f32")
+        result = try run(loco, ["logits", "--model", base, "--tokens", "1,2,3", "--out", out, "--adapter", "math-v1"], environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        // Adding the same name again fails and keeps the entry.
+        result = try run(loco, ["adapters", "add", adapter, "--name", "math-v1", "--base", base], environment: env)
+        #expect(result.status == 1 && !result.stderr.isEmpty)
+        result = try run(loco, ["adapters", "remove", "math-v1"], environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        result = try run(loco, ["adapters", "validate", "math-v1", "--base", base], environment: env)
+        #expect(result.status == 1 && result.stderr.contains("math-v1"), "\(result.stderr)")
+    }
+
+    @Test func mergeWritesALoadableModelAndRefusesAMismatch() throws {
+        guard let (base, adapter) = try fixture() else { return }
+        let out = RandomModels.scratch("merged.gguf")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var result = try run(loco, ["merge", base, adapter, out, "Q8_0", "--adapter-scale", "0.5"])
+        #expect(result.status == 0, "\(result.stderr)")
+        result = try run(loco, ["inspect", out, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdoutText.contains("\"Q8_0\""))
+        // An adapter for another base (qwen3) is refused and nothing is written.
+        let qwen = try RandomModels.path("qwen3-f16-tied")
+        let refused = RandomModels.scratch("refused.gguf")
+        result = try run(loco, ["merge", qwen, adapter, refused])
+        #expect(result.status == 1 && result.stderr.contains("llama"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: refused))
+    }
+}
