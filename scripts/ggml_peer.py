@@ -18,6 +18,11 @@ The libraries are the ones llama-cpp-python ships (`llama_cpp/lib/libggml-base.s
     python3 scripts/ggml_peer.py vec-dot TYPE N_PER_ROW W.bin X.f32 OUT.f32
         For every row of weights W (TYPE) and row of activations X: X quantized by the CPU
         backend to the type's `vec_dot_type`, then ggml's `vec_dot`; writes one float32 per pair.
+    python3 scripts/ggml_peer.py mul-mat TYPE N_PER_ROW W.bin X.f32 OUT.f32
+        ggml-cpu's whole MUL_MAT of weights W (TYPE, rows of N_PER_ROW) with the rows of X, in a
+        plain context on one thread (no repacked weights): the path llama.cpp takes for types it
+        does not repack, e.g. the tiled K-quant GEMM from 8 rows of X and `vec_dot` below. Writes
+        X rows x W rows float32 values, row-major.
 
 All files are raw little-endian arrays. Destination buffers start zeroed: ggml's Q8_K leaves
 `bsums` of an all-zero block unwritten, and zeroed memory makes that reproducible.
@@ -201,6 +206,49 @@ def vec_dot(name, weights, activations, n_per_row):
     return out, dot_type
 
 
+class _InitParams(ctypes.Structure):
+    _fields_ = [("mem_size", ctypes.c_size_t), ("mem_buffer", ctypes.c_void_p), ("no_alloc", ctypes.c_bool)]
+
+
+def mul_mat(name, weights, activations, n_per_row, threads=1):
+    """ggml-cpu's MUL_MAT (graph compute in a plain context): X rows x W rows float32 values."""
+    name = name.upper()
+    base, cpu = _base(), _cpu()
+    weights = np.ascontiguousarray(weights, dtype=np.uint8).reshape(-1)
+    x, count = _rows(activations, n_per_row)
+    rows = weights.size // row_bytes(name, n_per_row)
+    base.ggml_init.restype = ctypes.c_void_p
+    base.ggml_init.argtypes = [_InitParams]
+    base.ggml_free.argtypes = [ctypes.c_void_p]
+    base.ggml_new_tensor_2d.restype = ctypes.c_void_p
+    base.ggml_new_tensor_2d.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    base.ggml_mul_mat.restype = ctypes.c_void_p
+    base.ggml_mul_mat.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    base.ggml_new_graph.restype = ctypes.c_void_p
+    base.ggml_new_graph.argtypes = [ctypes.c_void_p]
+    base.ggml_build_forward_expand.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    base.ggml_get_data.restype = ctypes.c_void_p
+    base.ggml_get_data.argtypes = [ctypes.c_void_p]
+    cpu.ggml_graph_compute_with_ctx.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+    size = weights.size + x.nbytes + 4 * rows * count + (64 << 20)
+    ctx = base.ggml_init(_InitParams(size, None, False))
+    try:
+        w = base.ggml_new_tensor_2d(ctx, type_id(name), n_per_row, rows)
+        a = base.ggml_new_tensor_2d(ctx, type_id("F32"), n_per_row, count)
+        ctypes.memmove(base.ggml_get_data(w), weights.ctypes.data, weights.size)
+        ctypes.memmove(base.ggml_get_data(a), x.ctypes.data, x.nbytes)
+        out = base.ggml_mul_mat(ctx, w, a)
+        graph = base.ggml_new_graph(ctx)
+        base.ggml_build_forward_expand(graph, out)
+        status = cpu.ggml_graph_compute_with_ctx(ctx, graph, threads)
+        assert status == 0, status
+        result = np.empty(rows * count, dtype="<f4")
+        ctypes.memmove(result.ctypes.data, base.ggml_get_data(out), result.nbytes)
+        return result
+    finally:
+        base.ggml_free(ctx)
+
+
 def batch(n_per_row, values, out_dir, names):
     summary = {}
     os.makedirs(out_dir, exist_ok=True)
@@ -236,6 +284,9 @@ def main(argv):
         out, dot_type = vec_dot(name, np.fromfile(args[2], dtype=np.uint8), np.fromfile(args[3], dtype="<f4"), n)
         out.tofile(args[4])
         json.dump({"vec_dot_type": dot_type, "rows": int(out.size)}, sys.stdout)
+    elif command == "mul-mat" and len(args) == 5:
+        name, n = args[0], int(args[1])
+        mul_mat(name, np.fromfile(args[2], dtype=np.uint8), np.fromfile(args[3], dtype="<f4"), n).tofile(args[4])
     else:
         sys.exit(usage)
 

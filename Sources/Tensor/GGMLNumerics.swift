@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import GGUFFormat
 
 /// The float arithmetic of llama.cpp's CPU backend (ggml-cpu built for AVX-512 by GCC), lane by
 /// lane and in the same order, so results are bit-identical with it rather than merely close.
@@ -115,6 +116,46 @@ enum GGMLNumerics {
 
     /// One lane of `ggml_v_silu`: `x / (1 + exp(0 - x))` with ``exp(_:)``.
     @inline(__always) static func silu(_ x: Float) -> Float { x / (1 + exp(0 - x)) }
+
+    /// The dot product ggml's CPU backend (x86, AVX2 and AVX-512) would compute for one row of a
+    /// `type` matrix of `rows` rows with input row `index` of a product of `count` input rows,
+    /// where its float order differs from the row kernels' AVX2 variants; nil where those already
+    /// are ggml's order.
+    ///
+    /// - Q4_0 with a multiple of 8 rows: repacked (`q4_0_8x8`), block by block with one FMA each.
+    /// - Q4_K with a multiple of 8 rows: repacked (`q4_K_8x8`): `gemm` for the input rows in whole
+    ///   groups of 4, `gemv` for the rest (and one token).
+    /// - Q3_K, Q5_K, Q6_K: `vec_dot` below 8 input rows, the tiled GEMM (`ggml-cpu/tiled`) from 8.
+    ///   (Q5_K and Q3_K in portable C only, several times slower than the row kernels.)
+    /// - Q2_K with a multiple of 8 rows on a CPU with AVX-512 (where ggml repacks it, `q2_K_8x8`):
+    ///   as Q4_K, `gemm` per 128 values. Portable C only.
+    /// - Not reproduced: TQ1_0/TQ2_0; with a row count that is not a multiple of 8, Q4_K's and
+    ///   Q2_K's `vec_dot` and tiled GEMM; Q2_K without AVX-512.
+    static func kernel(type: GGMLType, rows: Int, count: Int, index: Int) -> WeightMatrix.Storage.Dot? {
+        switch type {
+        case .q4_0 where rows % 8 == 0: dotQ4_0Repacked
+        case .q4_K where rows % 8 == 0: index < count - count % 4 ? loco_ggml_gemm_dot_q4_K_q8_K : loco_ggml_gemv_dot_q4_K_q8_K
+        case .q2_K where rows % 8 == 0 && avx512:
+            index < count - count % 4 ? loco_ggml_gemm_dot_q2_K_q8_K : loco_ggml_gemv_dot_q2_K_q8_K
+        case .q3_K: count >= tiledMinimumCount ? loco_ggml_tiled_dot_q3_K_q8_K : loco_ggml_vec_dot_q3_K_q8_K
+        case .q5_K: count >= tiledMinimumCount ? loco_ggml_tiled_dot_q5_K_q8_K : loco_ggml_vec_dot_q5_K_q8_K
+        case .q6_K: count >= tiledMinimumCount ? loco_ggml_tiled_dot_q6_K_q8_K : loco_ggml_vec_dot_q6_K_q8_K
+        default: nil
+        }
+    }
+
+    /// Whether ggml (built for this CPU) repacks Q2_K: only with AVX-512.
+    /// (The CPU's own features, whatever the calling thread's feature mask.)
+    static let avx512: Bool = {
+        let saved = loco_cpu_feature_mask()
+        loco_set_cpu_feature_mask(.max)
+        defer { loco_set_cpu_feature_mask(saved) }
+        let needed = UInt32(LOCO_CPU_AVX512F | LOCO_CPU_AVX512BW)
+        return loco_cpu_features() & needed == needed
+    }()
+
+    /// Input rows from which ggml's K-quant products go through its tiled GEMM.
+    static let tiledMinimumCount = 8
 
     /// The dot product of a Q4_0 row with Q8_0 activations as ggml's repacked Q4_0 kernels
     /// (`gemv`/`gemm_q4_0_8x8_q8_0`) compute it: each block's integer sum, then

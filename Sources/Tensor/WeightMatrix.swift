@@ -178,10 +178,11 @@ public struct WeightMatrix: Sendable {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(range.count), Int32(columns), 1,
                             x, Int32(columns), w, Int32(columns), 0, output + range.lowerBound, Int32(rows))
             }
-        case .quantized(var dot):
-            // ggml repacks Q4_0 matrices whose row count is a multiple of 8 (x86 with AVX2) and
-            // then sums block by block with one FMA each.
-            if numerics == .llamaCpp && type == .q4_0 && rows % 8 == 0 { dot = GGMLNumerics.dotQ4_0Repacked }
+        case .quantized(let rowDot):
+            // ggml's own order where it differs from the row kernels' (GGMLNumerics.kernel); it
+            // may depend on the input row.
+            let ggml = numerics == .llamaCpp
+            let dot = ggml ? GGMLNumerics.kernel(type: type, rows: rows, count: count, index: 0) ?? rowDot : rowDot
             let rowBytes = storage.rowBytes
             let activationBytes = activationFormat.rowBytes(columns)
             let base = storage.base
@@ -197,6 +198,7 @@ public struct WeightMatrix: Sendable {
                 for t in 0..<count {
                     let a = activations + t * activationBytes
                     let out = output + t * rows
+                    let dot = ggml ? GGMLNumerics.kernel(type: type, rows: rows, count: count, index: t) ?? rowDot : rowDot
                     for r in tileStart..<tileEnd { out[r] = dot(columns, base + r * rowBytes, a) }
                 }
                 tileStart = tileEnd

@@ -17,8 +17,8 @@ import Testing
 /// our largest difference at most twice llama.cpp's own, our argmax agreement at most 5 points
 /// below its own (two agreement rates near 97% over 256-300 positions each have a standard error
 /// near 1 point; 5 points is about three standard errors of their difference). Where
-/// `--numerics llama-cpp` reproduces ggml's order (Q8_0, Q4_0, Q4_1; not the K-quant and F16
-/// products), the logits must be bit-identical.
+/// `--numerics llama-cpp` reproduces ggml's order (Q8_0, Q4_0, Q4_1, Q2_K with AVX-512, Q3_K, Q4_K,
+/// Q5_K, Q6_K; not TQ1_0/TQ2_0 and the F16 products), the logits must be bit-identical.
 @Suite(.serialized) struct ReleaseParityTests {
     /// `LOCO_RELEASE_LOCO` may point at another release build (a separate scratch path).
     static var releaseLoco: String {
@@ -110,16 +110,18 @@ import Testing
         let tokens = try LlamaCppPeer.tokenize(model: shipped, text: Self.text, limit: 300)
         try #require(tokens.count == 300)
         try Self.check(model: model, tokens: tokens, vocabulary: 49152, label: "SmolLM2 \(type?.rawValue ?? "Q4_1 (shipped)")",
-                       exactInLlamaCppOrder: type == nil || type == .q8_0 || type == .q4_0)
+                       exactInLlamaCppOrder: true)
     }
 
-    /// Token by token, llama.cpp runs its decode kernels; in its order ours are bit-identical too.
-    @Test func smolLM2DecodeStepsAreBitIdenticalInLlamaCppOrder() throws {
+    /// Token by token, llama.cpp runs its decode kernels (`vec_dot`, repacked `gemv`); in its order
+    /// ours are bit-identical too.
+    @Test(arguments: [QuantizationFileType.q8_0, .q4_K_M, .q6_K])
+    func smolLM2DecodeStepsAreBitIdenticalInLlamaCppOrder(_ type: QuantizationFileType) throws {
         guard Self.available, let shipped = Peers.defaultModel else {
             #expect(!Peers.required, "the default model, llama-cpp-python and a release build of loco are required")
             return
         }
-        let model = try Self.quantize(shipped, .q8_0, requantize: true)
+        let model = try Self.quantize(shipped, type, requantize: true)
         defer { try? FileManager.default.removeItem(atPath: model) }
         let tokens = Array(try LlamaCppPeer.tokenize(model: shipped, text: Self.text, limit: 120))
         let theirs = try LlamaCppPeer.logits(model: model, tokens: tokens, sequential: true)
@@ -141,6 +143,11 @@ import Testing
         let model = try Self.quantize(source, type, requantize: false)
         defer { try? FileManager.default.removeItem(atPath: model) }
         let tokens = (0..<256).map { ($0 * 7919 + 11) % 768 }
-        try Self.check(model: model, tokens: tokens, vocabulary: 768, label: "random 512/1024 \(type.rawValue)", exactInLlamaCppOrder: false)
+        // The TQ types keep an order of their own; Q2_K is exact where ggml repacks it (AVX-512).
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let avx512 = flags.contains(" avx512f ") && flags.contains(" avx512bw ")
+        let exact: [QuantizationFileType] = [.q3_K_M, .q4_K_M, .q5_K_M, .q6_K] + (avx512 ? [.q2_K] : [])
+        try Self.check(model: model, tokens: tokens, vocabulary: 768, label: "random 512/1024 \(type.rawValue)",
+                       exactInLlamaCppOrder: exact.contains(type))
     }
 }

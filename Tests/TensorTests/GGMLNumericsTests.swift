@@ -1,4 +1,7 @@
+import CKernels
 import Foundation
+import GGUFFormat
+import Quantization
 import LocoTestSupport
 import Testing
 @testable import Tensor
@@ -98,5 +101,73 @@ import Testing
             y.withUnsafeBufferPointer { yp in (0..<rows).map { GGMLNumerics.dot(n, xp.baseAddress! + $0 * n, yp.baseAddress! + $0 * n) } }
         }
         #expect(ours.map(\.bitPattern) == theirs.map(\.bitPattern))
+    }
+
+    /// K-quant products with `Numerics.llamaCpp` against ggml-cpu's own MUL_MAT (`ggml_peer.py
+    /// mul-mat`, weights not repacked: `vec_dot` below 8 input rows, the tiled GEMM from 8), bit
+    /// for bit, with the SIMD variants and with the portable C ones.
+    @Test(arguments: [GGMLType.q3_K, .q5_K, .q6_K])
+    func kQuantProductsMatchGGML(_ type: GGMLType) throws {
+        guard Peers.pythonHas("llama_cpp") else { #expect(!Peers.required, "llama-cpp-python is required"); return }
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var random = TestRandom(seed: UInt64(type.rawValue))
+        let rows = 16, columns = 1536
+        try FloatFile.write(random.normals(rows * columns, scale: 0.05), to: dir + "/w.f32")
+        let quantized = try run("python3", [Repository.path("scripts/ggml_peer.py"), "quantize", type.name.uppercased(), "\(columns)",
+                                            dir + "/w.f32", dir + "/w.bin"])
+        try #require(quantized.status == 0, "ggml_peer.py quantize: \(quantized.stderr)")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/w.bin")))
+        let matrix = try WeightMatrix(name: "w", type: type, rows: rows, columns: columns, bytes: bytes)
+        for count in [1, 5, 8, 20] {
+            let input = random.normals(count * columns, scale: 3)
+            try FloatFile.write(input, to: dir + "/x.f32")
+            let product = try run("python3", [Repository.path("scripts/ggml_peer.py"), "mul-mat", type.name.uppercased(), "\(columns)",
+                                              dir + "/w.bin", dir + "/x.f32", dir + "/y.f32"])
+            try #require(product.status == 0, "ggml_peer.py mul-mat: \(product.stderr)")
+            let theirs = try FloatFile.read(dir + "/y.f32")
+            let pool = ComputePool(threads: 1)
+            let ours = matrix.multiply(input, count: count, numerics: .llamaCpp, pool: pool)
+            #expect(ours.map(\.bitPattern) == theirs.map(\.bitPattern), "\(type) x \(count) rows")
+            let saved = loco_cpu_feature_mask()
+            loco_set_cpu_feature_mask(0)
+            let portable = matrix.multiply(input, count: count, numerics: .llamaCpp, pool: pool)
+            loco_set_cpu_feature_mask(saved)
+            #expect(portable.map(\.bitPattern) == theirs.map(\.bitPattern), "\(type) x \(count) rows, portable C")
+        }
+    }
+
+    /// Repacked Q4_K (`q4_K_8x8`, which ggml's exported kernels take only in its interleaved layout;
+    /// the end-to-end check is ReleaseParityTests): the AVX2 and portable C variants agree bit for
+    /// bit, and `gemm` (per 64 values) and `gemv` (per super-block) differ from each other.
+    @Test func repackedQ4_KVariantsAgree() throws {
+        var random = TestRandom(seed: 44)
+        let rows = 8, columns = 2048
+        let weights = random.normals(rows * columns, scale: 0.05)
+        let bytes = try BlockCodec.quantize(.q4_K, weights)
+        let input = random.normals(4 * columns, scale: 3)
+        var activations = [UInt8](repeating: 0, count: ActivationFormat.q8_K.rowBytes(columns) * 4)
+        input.withUnsafeBufferPointer { x in
+            activations.withUnsafeMutableBytes { a in
+                for t in 0..<4 { loco_quantize_row_q8_K(x.baseAddress! + t * columns, a.baseAddress! + t * ActivationFormat.q8_K.rowBytes(columns), columns) }
+            }
+        }
+        func products(_ kernel: WeightMatrix.Storage.Dot, mask: UInt32) -> [UInt32] {
+            let saved = loco_cpu_feature_mask()
+            loco_set_cpu_feature_mask(mask)
+            defer { loco_set_cpu_feature_mask(saved) }
+            let rowBytes = bytes.count / rows, activationBytes = ActivationFormat.q8_K.rowBytes(columns)
+            return bytes.withUnsafeBytes { w in
+                activations.withUnsafeBytes { a in
+                    (0..<4).flatMap { t in (0..<rows).map { r in
+                        kernel(columns, w.baseAddress! + r * rowBytes, a.baseAddress! + t * activationBytes).bitPattern
+                    } }
+                }
+            }
+        }
+        let gemv = products(loco_ggml_gemv_dot_q4_K_q8_K, mask: .max), gemm = products(loco_ggml_gemm_dot_q4_K_q8_K, mask: .max)
+        #expect(gemv == products(loco_ggml_gemv_dot_q4_K_q8_K, mask: 0))
+        #expect(gemm == products(loco_ggml_gemm_dot_q4_K_q8_K, mask: 0))
+        #expect(gemv != gemm)
     }
 }

@@ -77,6 +77,24 @@ float loco_vec_dot_q6_K_q8_K(size_t n, const void *w, const void *a);
 float loco_vec_dot_tq1_0_q8_K(size_t n, const void *w, const void *a);
 float loco_vec_dot_tq2_0_q8_K(size_t n, const void *w, const void *a);
 
+/// The same products in the float order of llama.cpp's CPU backend (ggml_order_k.c), for
+/// Numerics.llamaCpp: bit-identical with ggml whichever variant (AVX2 or portable C) runs.
+/// `vec_dot`: ggml's AVX2 `ggml_vec_dot_*_q8_K` (llama.cpp's one-token products).
+/// `tiled`: one row and column of ggml-cpu's tiled K-quant GEMM (batches of 8 rows and more).
+float loco_ggml_vec_dot_q6_K_q8_K(size_t n, const void *w, const void *a);
+float loco_ggml_tiled_dot_q6_K_q8_K(size_t n, const void *w, const void *a);
+float loco_ggml_vec_dot_q5_K_q8_K(size_t n, const void *w, const void *a);
+float loco_ggml_tiled_dot_q5_K_q8_K(size_t n, const void *w, const void *a);
+float loco_ggml_vec_dot_q3_K_q8_K(size_t n, const void *w, const void *a);
+float loco_ggml_tiled_dot_q3_K_q8_K(size_t n, const void *w, const void *a);
+/// `gemv` / `gemm`: one row and column of ggml's repacked Q4_K products (`q4_K_8x8`, matrices
+/// with a multiple of 8 rows): `gemm` for batch rows in groups of 4, `gemv` for the rest.
+float loco_ggml_gemv_dot_q4_K_q8_K(size_t n, const void *w, const void *a);
+float loco_ggml_gemm_dot_q4_K_q8_K(size_t n, const void *w, const void *a);
+/// The same for Q2_K (`q2_K_8x8`, which ggml chooses only on CPUs with AVX-512).
+float loco_ggml_gemv_dot_q2_K_q8_K(size_t n, const void *w, const void *a);
+float loco_ggml_gemm_dot_q2_K_q8_K(size_t n, const void *w, const void *a);
+
 /// Dequantize a row to floats, bit-identical with ggml's dequantize_row_* in every variant (same
 /// float operations in the same order, no fused multiply-add).
 void loco_dequantize_row_q4_0(const void *x, float *y, size_t n);
