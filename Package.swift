@@ -30,7 +30,7 @@ let package = Package(
         // Weight matrices over mapped GGUF data, quantized and BLAS products, norms, RoPE, attention, the thread pool.
         .target(name: "Tensor", dependencies: ["CKernels", "CBLAS", "GGUFFormat", "Quantization"], exclude: ["README.md"]),
         // Model configuration, architectures (one file each), sessions with a KV cache.
-        .target(name: "Inference", dependencies: ["Tensor", "Tokenization", "GGUFFormat"], exclude: ["README.md"]),
+        .target(name: "Inference", dependencies: ["CKernels", "CBLAS", "Tensor", "Tokenization", "GGUFFormat"], exclude: ["README.md"]),
         // Adapters: GGUF LoRA and PEFT safetensors, loading, validation against a base, export.
         .target(name: "LoRA", dependencies: ["GGUFFormat", "Quantization", "Inference"], exclude: ["README.md"]),
         .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization", "Tokenization", "Tensor", "Inference", "LoRA"], exclude: ["README.md"]),

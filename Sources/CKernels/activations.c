@@ -154,3 +154,101 @@ A2 static void swiglu_avx2(float *gate, const float *up, size_t n) {
 
 void loco_softmax_f32(float *x, size_t n) { LOCO_DISPATCH_EXP(softmax, x, n); }
 void loco_swiglu_f32(float *gate, const float *up, size_t n) { LOCO_DISPATCH_EXP(swiglu, gate, up, n); }
+
+// MARK: - Small F32 matrix-vector products (LoRA factors at decode)
+
+static void matvec_scalar(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha, float beta) {
+    for (size_t r = 0; r < rows; r++) {
+        float sum = 0;
+        for (size_t c = 0; c < cols; c++) sum += a[r * cols + c] * x[c];
+        y[r] = (beta == 0 ? 0 : beta * y[r]) + alpha * sum;
+    }
+}
+
+#if defined(__x86_64__)
+A512 static void matvec_avx512(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha, float beta) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = a + r * cols;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        size_t c = 0;
+        for (; c + 32 <= cols; c += 32) {
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + c), _mm512_loadu_ps(x + c), acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + c + 16), _mm512_loadu_ps(x + c + 16), acc1);
+        }
+        for (; c < cols; c += 16) {
+            const __mmask16 k = cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
+            acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, row + c), _mm512_maskz_loadu_ps(k, x + c), acc0);
+        }
+        const float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+        y[r] = (beta == 0 ? 0 : beta * y[r]) + alpha * sum;
+    }
+}
+
+A2 static void matvec_avx2(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha, float beta) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = a + r * cols;
+        __m256 acc = _mm256_setzero_ps();
+        size_t c = 0;
+        for (; c + 8 <= cols; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(x + c), acc);
+        float lanes[8], sum = 0;
+        _mm256_storeu_ps(lanes, acc);
+        for (int l = 0; l < 8; l++) sum += lanes[l];
+        for (; c < cols; c++) sum += row[c] * x[c];
+        y[r] = (beta == 0 ? 0 : beta * y[r]) + alpha * sum;
+    }
+}
+#endif
+
+void loco_matvec_f32(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha, float beta) {
+    LOCO_DISPATCH_EXP(matvec, a, rows, cols, x, y, alpha, beta);
+}
+
+/// y[c] += alpha * sum over r of x[r] * a[r][c]: a row-major `rows` x `cols` matrix used
+/// transposed, as axpy over its rows (contiguous, fully vectorized).
+static void matvec_t_scalar(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha) {
+    for (size_t r = 0; r < rows; r++) {
+        const float w = alpha * x[r];
+        for (size_t c = 0; c < cols; c++) y[c] += w * a[r * cols + c];
+    }
+}
+
+#if defined(__x86_64__)
+A512 static void matvec_t_avx512(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha) {
+    for (size_t c0 = 0; c0 < cols; c0 += 64) {
+        // Four output vectors stay in registers over all rows.
+        __m512 acc[4];
+        __mmask16 mask[4];
+        for (int v = 0; v < 4; v++) {
+            const size_t c = c0 + 16 * (size_t)v;
+            mask[v] = c >= cols ? 0 : cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
+            acc[v] = _mm512_setzero_ps();
+        }
+        for (size_t r = 0; r < rows; r++) {
+            const __m512 w = _mm512_set1_ps(alpha * x[r]);
+            for (int v = 0; v < 4; v++) acc[v] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mask[v], a + r * cols + c0 + 16 * v), acc[v]);
+        }
+        for (int v = 0; v < 4; v++) {
+            float *out = y + c0 + 16 * v;
+            _mm512_mask_storeu_ps(out, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], out), acc[v]));
+        }
+    }
+}
+
+A2 static void matvec_t_avx2(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha) {
+    size_t c = 0;
+    for (; c + 8 <= cols; c += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (size_t r = 0; r < rows; r++) acc = _mm256_fmadd_ps(_mm256_set1_ps(alpha * x[r]), _mm256_loadu_ps(a + r * cols + c), acc);
+        _mm256_storeu_ps(y + c, _mm256_add_ps(_mm256_loadu_ps(y + c), acc));
+    }
+    for (; c < cols; c++) {
+        float sum = 0;
+        for (size_t r = 0; r < rows; r++) sum += alpha * x[r] * a[r * cols + c];
+        y[c] += sum;
+    }
+}
+#endif
+
+void loco_matvec_t_f32(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha) {
+    LOCO_DISPATCH_EXP(matvec_t, a, rows, cols, x, y, alpha);
+}

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Tensor
 
 /// Low-rank deltas on a model's linear layers, applied unmerged: for a projection with weights
@@ -34,6 +35,8 @@ public final class AdapterSet: Sendable {
         public let outputs: Int
         /// The factor the product is multiplied by (for LoRA: user scale * alpha / rank).
         public let scale: Float
+        /// B transposed (`rank` x `outputs`): one position's `B t` as `rank` contiguous axpys.
+        let bTransposed: [Float]
 
         public init(a: [Float], b: [Float], rank: Int, inputs: Int, outputs: Int, scale: Float) throws {
             guard rank > 0, inputs > 0, outputs > 0, a.count == rank * inputs, b.count == outputs * rank else {
@@ -45,6 +48,11 @@ public final class AdapterSet: Sendable {
             self.inputs = inputs
             self.outputs = outputs
             self.scale = scale
+            var transposed = [Float](repeating: 0, count: b.count)
+            for o in 0..<outputs {
+                for r in 0..<rank { transposed[r * outputs + o] = b[o * rank + r] }
+            }
+            bTransposed = transposed
         }
     }
 
@@ -142,14 +150,11 @@ public final class AdapterSet: Sendable {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: count * delta.rank) { scratch in
                 let t = scratch.baseAddress!
                 if count == 1 {
-                    // One position (decode): two matrix-vector products, cheaper to call than GEMMs.
-                    delta.a.withUnsafeBufferPointer { a in
-                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(delta.rank), Int32(delta.inputs), 1, a.baseAddress!,
-                                    Int32(delta.inputs), input, 1, 0, t, 1)
-                    }
-                    delta.b.withUnsafeBufferPointer { b in
-                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(delta.outputs), Int32(delta.rank), delta.scale, b.baseAddress!,
-                                    Int32(delta.rank), t, 1, 1, output, 1)
+                    // One position (decode): two small matrix-vector products, where a BLAS call
+                    // would cost more than its arithmetic.
+                    delta.a.withUnsafeBufferPointer { a in loco_matvec_f32(a.baseAddress!, delta.rank, delta.inputs, input, t, 1, 0) }
+                    delta.bTransposed.withUnsafeBufferPointer { bt in
+                        loco_matvec_t_f32(bt.baseAddress!, delta.rank, delta.outputs, t, output, delta.scale)
                     }
                     return
                 }

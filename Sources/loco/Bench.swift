@@ -63,20 +63,27 @@ struct Bench: ParsableCommand {
                 }
                 adapterAttachSeconds = (ContinuousClock.now - attachStart).seconds / Double(adapterSets.count)
             }
-            var bestPrefill = Double.infinity
-            var bestDecode = Double.infinity
-            for _ in 0..<max(1, repetitions) {
+            /// The best prefill and decode seconds of one run on a fresh session with `set`.
+            func measure(_ set: AdapterSet?, into best: inout (prefill: Double, decode: Double)) throws {
                 let session = loaded.makeSession(contextLength: promptTokens + genTokens, pool: pool)
-                session.adapters = adapterSets.first
+                session.adapters = set
                 let start = ContinuousClock.now
                 var logits = try session.forward(tokens: prompt, logits: .last).values
-                bestPrefill = min(bestPrefill, (ContinuousClock.now - start).seconds)
+                best.prefill = min(best.prefill, (ContinuousClock.now - start).seconds)
                 let decodeStart = ContinuousClock.now
                 for _ in 0..<genTokens {
                     logits = try session.decode(Sampler.argmax(logits))
                 }
-                bestDecode = min(bestDecode, (ContinuousClock.now - decodeStart).seconds)
+                best.decode = min(best.decode, (ContinuousClock.now - decodeStart).seconds)
             }
+            var best = (prefill: Double.infinity, decode: Double.infinity)
+            var bare = (prefill: Double.infinity, decode: Double.infinity)
+            for _ in 0..<max(1, repetitions) {
+                try measure(adapterSets.first, into: &best)
+                // With adapters, the bare model runs in turn with them, so both see the same machine.
+                if !adapterSets.isEmpty { try measure(nil, into: &bare) }
+            }
+            let bestPrefill = best.prefill, bestDecode = best.decode
             // Switching a live session: swap the adapter set and forget the cached positions (what
             // `/adapter` in `loco chat` does), then run one decode step with the new adapter.
             var switchSeconds: Double?
@@ -98,7 +105,9 @@ struct Bench: ParsableCommand {
                 decodeTokensPerSecond: Double(genTokens) / bestDecode,
                 peakRSSBytes: PeakMemory.residentBytes(), weightBytes: loaded.file.tensors.reduce(0) { $0 + $1.byteCount },
                 adapterCount: adapters.paths.count, adapterLoadSeconds: adapters.paths.isEmpty ? nil : adapterLoadSeconds,
-                adapterAttachSeconds: adapters.paths.isEmpty ? nil : adapterAttachSeconds, adapterSwitchSeconds: switchSeconds)
+                adapterAttachSeconds: adapters.paths.isEmpty ? nil : adapterAttachSeconds, adapterSwitchSeconds: switchSeconds,
+                barePrefillTokensPerSecond: adapterSets.isEmpty ? nil : Double(promptTokens) / bare.prefill,
+                bareDecodeTokensPerSecond: adapterSets.isEmpty ? nil : Double(genTokens) / bare.decode)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -112,6 +121,11 @@ struct Bench: ParsableCommand {
                     decode   \(ByteFormat.fixed(result.decodeTokensPerSecond, 1)) tokens/s (\(genTokens) tokens)
                     memory   \(ByteFormat.string(result.peakRSSBytes)) peak RSS, weights \(ByteFormat.string(result.weightBytes))
                     """)
+                if let barePrefill = result.barePrefillTokensPerSecond, let bareDecode = result.bareDecodeTokensPerSecond {
+                    print("bare     prefill \(ByteFormat.fixed(barePrefill, 1)), decode \(ByteFormat.fixed(bareDecode, 1)) tokens/s "
+                          + "(adapters cost \(ByteFormat.fixed(100 * (1 - result.prefillTokensPerSecond / barePrefill), 1))% / "
+                          + "\(ByteFormat.fixed(100 * (1 - result.decodeTokensPerSecond / bareDecode), 1))%)")
+                }
                 if let load = result.adapterLoadSeconds, let attach = result.adapterAttachSeconds {
                     print("adapters \(result.adapterCount): read \(ByteFormat.fixed(load * 1000, 2)) ms, "
                           + "made into deltas \(ByteFormat.fixed(attach * 1000, 3)) ms each"
@@ -140,6 +154,9 @@ struct BenchResult: Codable {
     var adapterAttachSeconds: Double?
     /// Swapping a live session's adapter set and forgetting its cache (median).
     var adapterSwitchSeconds: Double?
+    /// Without the adapters, measured in turn with the runs that have them (same conditions).
+    var barePrefillTokensPerSecond: Double?
+    var bareDecodeTokensPerSecond: Double?
 }
 
 enum PeakMemory {

@@ -119,6 +119,13 @@ void loco_dequantize_row_tq2_0(const void *x, float *y, size_t n);
 void loco_softmax_f32(float *x, size_t n);
 /// gate[i] = silu(gate[i]) * up[i], with the same exp.
 void loco_swiglu_f32(float *gate, const float *up, size_t n);
+/// y[r] = beta * y[r] + alpha * dot(a[r], x) for the `rows` rows of the row-major `rows` x `cols`
+/// matrix `a` (beta 0: y is only written). For small products (a LoRA factor times one
+/// activation row), where a BLAS call costs more than the arithmetic.
+void loco_matvec_f32(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha, float beta);
+/// y[c] += alpha * sum over r of x[r] * a[r * cols + c]: the row-major `rows` x `cols` matrix `a`
+/// used transposed (y has `cols` values, x `rows`).
+void loco_matvec_t_f32(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha);
 
 // MARK: - Panel products (many input rows)
 //
