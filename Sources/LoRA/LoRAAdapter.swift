@@ -143,6 +143,7 @@ public struct LoRAAdapter: Sendable, Equatable {
             throw LoRAError(.invalidValue(key: "alpha", value: "\(alpha)", expected: "a finite number"), path: metadata.path)
         }
         self.weights = weights
+        self.targets = names
         self.alpha = alpha
         self.rank = rank
         self.scaling = scaling
@@ -150,8 +151,8 @@ public struct LoRAAdapter: Sendable, Equatable {
     }
 
     /// The adapted base tensors: the token embedding, then block by block (attention q, k, v,
-    /// output, then feed-forward gate, up, down), then the output layer.
-    public var targets: [String] { weights.keys.sorted(by: TargetNames.precedes) }
+    /// output, then feed-forward gate, up, down), then the output layer. Sorted once, at init.
+    public let targets: [String]
 
     /// The factor of `B (A x)` at run time: `userScale * alpha / rank`, or
     /// `userScale * alpha / sqrt(rank)` when rank-stabilized; `userScale` when alpha is 0.

@@ -121,7 +121,8 @@ struct Bench: ParsableCommand {
                     decode   \(ByteFormat.fixed(result.decodeTokensPerSecond, 1)) tokens/s (\(genTokens) tokens)
                     memory   \(ByteFormat.string(result.peakRSSBytes)) peak RSS, weights \(ByteFormat.string(result.weightBytes))
                     """)
-                if let barePrefill = result.barePrefillTokensPerSecond, let bareDecode = result.bareDecodeTokensPerSecond {
+                if let barePrefill = result.barePrefillTokensPerSecond, let bareDecode = result.bareDecodeTokensPerSecond,
+                   promptTokens > 0, genTokens > 0 {
                     print("bare     prefill \(ByteFormat.fixed(barePrefill, 1)), decode \(ByteFormat.fixed(bareDecode, 1)) tokens/s "
                           + "(adapters cost \(ByteFormat.fixed(100 * (1 - result.prefillTokensPerSecond / barePrefill), 1))% / "
                           + "\(ByteFormat.fixed(100 * (1 - result.decodeTokensPerSecond / bareDecode), 1))%)")
