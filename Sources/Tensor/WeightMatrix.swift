@@ -324,6 +324,16 @@ public final class MatmulWorkspace: @unchecked Sendable {
 
     private var panels: [ActivationFormat: ByteBuffer] = [:]
 
+    /// The buffer of `format` in `store`, replaced by a larger one when it holds fewer than `bytes`.
+    private static func scratch(_ store: inout [ActivationFormat: ByteBuffer], _ format: ActivationFormat, bytes: Int)
+        -> UnsafeMutableRawPointer
+    {
+        if let existing = store[format], existing.count >= bytes { return existing.pointer }
+        let buffer = ByteBuffer(count: bytes)
+        store[format] = buffer
+        return buffer.pointer
+    }
+
     /// Activations already in `format` (`count` rows) as panel rows for `loco_panel_gemm`, valid
     /// until the next call with `format`.
     func panel(_ activations: UnsafeRawPointer, count: Int, columns: Int, format: ActivationFormat, pool: ComputePool) -> UnsafeRawPointer {
@@ -333,15 +343,7 @@ public final class MatmulWorkspace: @unchecked Sendable {
         default: 2
         }
         let panelRowBytes = loco_panel_row_bytes(columns), sourceRowBytes = format.rowBytes(columns)
-        let needed = panelRowBytes * count
-        let buffer: ByteBuffer
-        if let existing = panels[format], existing.count >= needed {
-            buffer = existing
-        } else {
-            buffer = ByteBuffer(count: needed)
-            panels[format] = buffer
-        }
-        let destination = buffer.pointer
+        let destination = Self.scratch(&panels, format, bytes: panelRowBytes * count)
         pool.forEachRange(count) { rows in
             loco_panel_activations(code, activations + rows.lowerBound * sourceRowBytes, sourceRowBytes, rows.count, columns,
                                    destination + rows.lowerBound * panelRowBytes)
@@ -353,15 +355,7 @@ public final class MatmulWorkspace: @unchecked Sendable {
     func convert(_ input: UnsafePointer<Float>, count: Int, columns: Int, to format: ActivationFormat, pool: ComputePool) -> UnsafeRawPointer {
         if format == .f32 { return UnsafeRawPointer(input) }
         let rowBytes = format.rowBytes(columns)
-        let needed = rowBytes * count
-        let buffer: ByteBuffer
-        if let existing = buffers[format], existing.count >= needed {
-            buffer = existing
-        } else {
-            buffer = ByteBuffer(count: needed)
-            buffers[format] = buffer
-        }
-        let destination = buffer.pointer
+        let destination = Self.scratch(&buffers, format, bytes: rowBytes * count)
         if count * columns < 64 * 1024 {
             for t in 0..<count { format.convert(input + t * columns, columns: columns, into: destination + t * rowBytes) }
         } else {
