@@ -1,0 +1,222 @@
+import Tensor
+
+/// What one block's training forward keeps for its backward, for `capacity` packed positions.
+final class LayerActivations {
+    let capacity: Int
+    let input, normed, queries, keys, values, attention, middle, normed2, gate, up, hidden: FloatBuffer
+    /// Qwen3's queries and keys before their per-head RMSNorm.
+    let rawQueries, rawKeys: FloatBuffer?
+    let probabilities: FloatBuffer
+
+    init(_ c: ModelConfiguration, capacity: Int, probabilityCount: Int, queryKeyNorms: Bool) {
+        self.capacity = capacity
+        let w = c.embeddingLength, f = c.feedForwardLength
+        input = FloatBuffer(count: capacity * w)
+        normed = FloatBuffer(count: capacity * w)
+        queries = FloatBuffer(count: capacity * c.queryWidth)
+        keys = FloatBuffer(count: capacity * c.keyValueWidth)
+        values = FloatBuffer(count: capacity * c.keyValueWidth)
+        attention = FloatBuffer(count: capacity * c.queryWidth)
+        middle = FloatBuffer(count: capacity * w)
+        normed2 = FloatBuffer(count: capacity * w)
+        gate = FloatBuffer(count: capacity * f)
+        up = FloatBuffer(count: capacity * f)
+        hidden = FloatBuffer(count: capacity * f)
+        rawQueries = queryKeyNorms ? FloatBuffer(count: capacity * c.queryWidth) : nil
+        rawKeys = queryKeyNorms ? FloatBuffer(count: capacity * c.keyValueWidth) : nil
+        probabilities = FloatBuffer(count: probabilityCount)
+    }
+}
+
+/// The packed positions of one training step: sequences one after another, each attending
+/// only within itself, with each row's RoPE angles.
+struct PackedBatch {
+    /// Start row and length of each sequence.
+    let spans: [(start: Int, length: Int)]
+    let rows: Int
+    /// `rows` x `rope.dimensions` cosines and sines.
+    let angles: [Float]
+
+    /// Where sequence `s`'s attention probabilities start (heads x length x length per sequence).
+    func probabilityOffset(_ s: Int, heads: Int) -> Int {
+        spans[..<s].reduce(0) { $0 + heads * $1.length * $1.length }
+    }
+}
+
+/// The per-pass things every block's training forward and backward use.
+struct TrainingContext {
+    let model: Model
+    let lora: TrainableLoRA
+    let dropout: TrainableLoRA.Dropout
+    let panel: DequantizedPanel
+    let scratch: LoRAScratch
+    let pool: ComputePool
+    /// Gradient scratch of the block's widest vectors, reused by every block's backward.
+    let gradients: BlockGradients
+}
+
+/// Scratch for one block's backward.
+final class BlockGradients {
+    let queries, keys, values, attention, normed, gate, up, rawQueries, rawKeys: FloatBuffer
+
+    init(_ c: ModelConfiguration, capacity: Int) {
+        queries = FloatBuffer(count: capacity * c.queryWidth)
+        keys = FloatBuffer(count: capacity * c.keyValueWidth)
+        values = FloatBuffer(count: capacity * c.keyValueWidth)
+        attention = FloatBuffer(count: capacity * c.queryWidth)
+        normed = FloatBuffer(count: capacity * c.embeddingLength)
+        gate = FloatBuffer(count: capacity * c.feedForwardLength)
+        up = FloatBuffer(count: capacity * c.feedForwardLength)
+        rawQueries = FloatBuffer(count: capacity * c.queryWidth)
+        rawKeys = FloatBuffer(count: capacity * c.keyValueWidth)
+    }
+}
+
+extension DecoderLayer {
+    /// The training forward of block `index` over the packed `batch`, in float (weights
+    /// dequantized, see `WeightMatrix.floatMultiply`): reads `a.input`, fills the rest of `a`
+    /// and writes the block's output to `output` (which may not be `a.input`).
+    func trainingForward(layer index: Int, batch: PackedBatch, a: LayerActivations, output: UnsafeMutablePointer<Float>,
+                         context x: TrainingContext) {
+        let c = x.model.configuration, n = batch.rows, width = c.embeddingLength, d = c.headDimension
+        let pool = x.pool, panel = x.panel
+        attentionNorm.withUnsafeBufferPointer { w in
+            Normalization.rmsNorm(a.input.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.normed.pointer)
+        }
+        let q = a.rawQueries?.pointer ?? a.queries.pointer, k = a.rawKeys?.pointer ?? a.keys.pointer
+        query.floatMultiply(a.normed.pointer, count: n, into: q, workspace: panel, pool: pool)
+        key.floatMultiply(a.normed.pointer, count: n, into: k, workspace: panel, pool: pool)
+        value.floatMultiply(a.normed.pointer, count: n, into: a.values.pointer, workspace: panel, pool: pool)
+        adapt(index, .query, input: a.normed.pointer, rows: n, into: q, x)
+        adapt(index, .key, input: a.normed.pointer, rows: n, into: k, x)
+        adapt(index, .value, input: a.normed.pointer, rows: n, into: a.values.pointer, x)
+        if let queryNorm, let keyNorm {
+            queryNorm.withUnsafeBufferPointer { w in
+                Normalization.rmsNorm(q, rows: n * c.headCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.queries.pointer)
+            }
+            keyNorm.withUnsafeBufferPointer { w in
+                Normalization.rmsNorm(k, rows: n * c.kvHeadCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.keys.pointer)
+            }
+        }
+        let rope = x.model.rotaryEmbedding
+        batch.angles.withUnsafeBufferPointer { angles in
+            for t in 0..<n {
+                let table = angles.baseAddress! + t * rope.dimensions
+                rope.apply(a.queries.pointer + t * c.queryWidth, heads: c.headCount, headDimension: d, angles: table)
+                rope.apply(a.keys.pointer + t * c.keyValueWidth, heads: c.kvHeadCount, headDimension: d, angles: table)
+            }
+        }
+        let attention = CausalSelfAttention(heads: c.headCount, kvHeads: c.kvHeadCount, headDimension: d, scale: 1 / Float(d).squareRoot())
+        for (s, span) in batch.spans.enumerated() {
+            attention.forward(queries: a.queries.pointer + span.start * c.queryWidth, keys: a.keys.pointer + span.start * c.keyValueWidth,
+                              values: a.values.pointer + span.start * c.keyValueWidth, length: span.length,
+                              probabilities: a.probabilities.pointer + batch.probabilityOffset(s, heads: c.headCount),
+                              output: a.attention.pointer + span.start * c.queryWidth, pool: pool)
+        }
+        attentionOutput.floatMultiply(a.attention.pointer, count: n, into: a.middle.pointer, workspace: panel, pool: pool)
+        adapt(index, .attentionOutput, input: a.attention.pointer, rows: n, into: a.middle.pointer, x)
+        for i in 0..<(n * width) { a.middle.pointer[i] += a.input.pointer[i] }
+
+        feedForwardNorm.withUnsafeBufferPointer { w in
+            Normalization.rmsNorm(a.middle.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.normed2.pointer)
+        }
+        gate.floatMultiply(a.normed2.pointer, count: n, into: a.gate.pointer, workspace: panel, pool: pool)
+        up.floatMultiply(a.normed2.pointer, count: n, into: a.up.pointer, workspace: panel, pool: pool)
+        adapt(index, .gate, input: a.normed2.pointer, rows: n, into: a.gate.pointer, x)
+        adapt(index, .up, input: a.normed2.pointer, rows: n, into: a.up.pointer, x)
+        let hidden = a.hidden.pointer, count = n * c.feedForwardLength
+        hidden.update(from: a.gate.pointer, count: count)
+        Activations.swiglu(gate: hidden, up: a.up.pointer, count: count)
+        down.floatMultiply(hidden, count: n, into: output, workspace: panel, pool: pool)
+        adapt(index, .down, input: hidden, rows: n, into: output, x)
+        for i in 0..<(n * width) { output[i] += a.middle.pointer[i] }
+    }
+
+    /// The backward of ``trainingForward(layer:batch:a:output:context:)``: from the gradient of
+    /// the block's output, adds the LoRA gradients of this block to `gradients` and writes the
+    /// gradient of its input to `inputGradient` (which may be `outputGradient`).
+    func trainingBackward(layer index: Int, batch: PackedBatch, a: LayerActivations, outputGradient dOut: UnsafePointer<Float>,
+                          inputGradient dIn: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>,
+                          context x: TrainingContext) {
+        let c = x.model.configuration, n = batch.rows, width = c.embeddingLength, d = c.headDimension
+        let pool = x.pool, panel = x.panel, g = x.gradients
+        let f = c.feedForwardLength
+
+        // Feed-forward: out = middle + down(swiglu(gate(n2), up(n2))), n2 = norm(middle).
+        let dGate = g.gate.pointer, dUp = g.up.pointer
+        down.floatMultiplyTransposed(dOut, count: n, into: dGate, accumulate: false, workspace: panel, pool: pool)
+        adaptBackward(index, .down, input: a.hidden.pointer, rows: n, outputGradient: dOut, inputGradient: dGate, gradients, x)
+        Activations.swigluBackward(gate: a.gate.pointer, up: a.up.pointer, outputGradient: dGate, count: n * f,
+                                   gateGradient: dGate, upGradient: dUp)
+        let dNormed = g.normed.pointer
+        gate.floatMultiplyTransposed(dGate, count: n, into: dNormed, accumulate: false, workspace: panel, pool: pool)
+        up.floatMultiplyTransposed(dUp, count: n, into: dNormed, accumulate: true, workspace: panel, pool: pool)
+        adaptBackward(index, .gate, input: a.normed2.pointer, rows: n, outputGradient: dGate, inputGradient: dNormed, gradients, x)
+        adaptBackward(index, .up, input: a.normed2.pointer, rows: n, outputGradient: dUp, inputGradient: dNormed, gradients, x)
+        // dMiddle = dOut + norm'(dNormed), kept in dIn.
+        if UnsafePointer(dIn) != dOut { dIn.update(from: dOut, count: n * width) }
+        feedForwardNorm.withUnsafeBufferPointer { w in
+            Normalization.rmsNormBackward(a.middle.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                          outputGradient: dNormed, into: dIn, accumulate: true)
+        }
+
+        // Attention: middle = input + o(attention(q, k, v)).
+        let dAttention = g.attention.pointer
+        attentionOutput.floatMultiplyTransposed(dIn, count: n, into: dAttention, accumulate: false, workspace: panel, pool: pool)
+        adaptBackward(index, .attentionOutput, input: a.attention.pointer, rows: n, outputGradient: dIn, inputGradient: dAttention, gradients, x)
+        let dq = g.queries.pointer, dk = g.keys.pointer, dv = g.values.pointer
+        let attention = CausalSelfAttention(heads: c.headCount, kvHeads: c.kvHeadCount, headDimension: d, scale: 1 / Float(d).squareRoot())
+        for (s, span) in batch.spans.enumerated() {
+            let qOffset = span.start * c.queryWidth, kOffset = span.start * c.keyValueWidth
+            attention.backward(queries: a.queries.pointer + qOffset, keys: a.keys.pointer + kOffset, values: a.values.pointer + kOffset,
+                               length: span.length, probabilities: a.probabilities.pointer + batch.probabilityOffset(s, heads: c.headCount),
+                               outputGradient: dAttention + qOffset, queryGradient: dq + qOffset, keyGradient: dk + kOffset,
+                               valueGradient: dv + kOffset, pool: pool)
+        }
+        let rope = x.model.rotaryEmbedding
+        batch.angles.withUnsafeBufferPointer { angles in
+            for t in 0..<n {
+                let table = angles.baseAddress! + t * rope.dimensions
+                rope.applyBackward(dq + t * c.queryWidth, heads: c.headCount, headDimension: d, angles: table)
+                rope.applyBackward(dk + t * c.keyValueWidth, heads: c.kvHeadCount, headDimension: d, angles: table)
+            }
+        }
+        var dRawQ = dq, dRawK = dk
+        if let queryNorm, let keyNorm, let rawQ = a.rawQueries, let rawK = a.rawKeys {
+            dRawQ = g.rawQueries.pointer
+            dRawK = g.rawKeys.pointer
+            queryNorm.withUnsafeBufferPointer { w in
+                Normalization.rmsNormBackward(rawQ.pointer, rows: n * c.headCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                              outputGradient: dq, into: dRawQ, accumulate: false)
+            }
+            keyNorm.withUnsafeBufferPointer { w in
+                Normalization.rmsNormBackward(rawK.pointer, rows: n * c.kvHeadCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                              outputGradient: dk, into: dRawK, accumulate: false)
+            }
+        }
+        query.floatMultiplyTransposed(dRawQ, count: n, into: dNormed, accumulate: false, workspace: panel, pool: pool)
+        key.floatMultiplyTransposed(dRawK, count: n, into: dNormed, accumulate: true, workspace: panel, pool: pool)
+        value.floatMultiplyTransposed(dv, count: n, into: dNormed, accumulate: true, workspace: panel, pool: pool)
+        adaptBackward(index, .query, input: a.normed.pointer, rows: n, outputGradient: dRawQ, inputGradient: dNormed, gradients, x)
+        adaptBackward(index, .key, input: a.normed.pointer, rows: n, outputGradient: dRawK, inputGradient: dNormed, gradients, x)
+        adaptBackward(index, .value, input: a.normed.pointer, rows: n, outputGradient: dv, inputGradient: dNormed, gradients, x)
+        attentionNorm.withUnsafeBufferPointer { w in
+            Normalization.rmsNormBackward(a.input.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                          outputGradient: dNormed, into: dIn, accumulate: true)
+        }
+    }
+
+    private func adapt(_ layer: Int, _ target: AdapterSet.Target, input: UnsafePointer<Float>, rows: Int,
+                       into output: UnsafeMutablePointer<Float>, _ x: TrainingContext) {
+        guard let slot = x.lora.slot(layer: layer, target) else { return }
+        x.lora.forward(slot, input: input, count: rows, into: output, dropout: x.dropout, scratch: x.scratch)
+    }
+
+    private func adaptBackward(_ layer: Int, _ target: AdapterSet.Target, input: UnsafePointer<Float>, rows: Int,
+                               outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
+                               _ gradients: UnsafeMutablePointer<Float>, _ x: TrainingContext) {
+        guard let slot = x.lora.slot(layer: layer, target) else { return }
+        x.lora.backward(slot, input: input, count: rows, outputGradient: outputGradient, inputGradient: inputGradient,
+                        gradients: gradients, dropout: x.dropout, scratch: x.scratch)
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import Tensor
+
+/// The forward and backward of a ``Model`` for training LoRA weights over it: the base stays
+/// frozen in its file's (quantized) form; the function differentiated is the model in float with
+/// each weight matrix dequantized (QLoRA's), and every op's backward is the exact derivative of
+/// the forward it sits beside (`DecoderLayer+Training.swift`, `Tensor/Backward.swift`).
+///
+/// A pass packs its examples one after another (no padding: each attends only within itself),
+/// computes the next-token cross-entropy at the positions an example marks as trained, and adds
+/// the gradient of `lossScale` times the summed loss to a gradient vector laid out like
+/// ``TrainableLoRA/parameters``. Not thread-safe; its buffers are reused from pass to pass. The
+/// matrix products and attention heads run on the pool.
+///
+/// ```swift
+/// let graph = TrainingGraph(model: model)
+/// var lora = try TrainableLoRA(model: model, targets: [.query, .value], rank: 8, alpha: 16, seed: 1)
+/// var gradients = [Float](repeating: 0, count: lora.parameters.count)
+/// let loss = try graph.accumulateGradients([example], lora: lora, into: &gradients, lossScale: 1)
+/// ```
+public final class TrainingGraph: @unchecked Sendable {
+    /// One training sequence: its tokens and, for each, whether predicting it (from the
+    /// position before) counts in the loss. `trained[0]` is ignored: nothing predicts it.
+    public struct Example: Sendable, Hashable {
+        public var tokens: [Int]
+        public var trained: [Bool]
+
+        public init(tokens: [Int], trained: [Bool]) {
+            self.tokens = tokens
+            self.trained = trained
+        }
+
+        /// Positions whose prediction counts in the loss.
+        public var trainedCount: Int { trained.indices.dropFirst().filter { trained[$0] }.count }
+    }
+
+    /// A summed loss and the number of predictions summed.
+    public struct Loss: Sendable, Equatable {
+        public var sum: Double
+        public var tokens: Int
+        public var mean: Double { tokens > 0 ? sum / Double(tokens) : 0 }
+
+        public init(sum: Double = 0, tokens: Int = 0) {
+            self.sum = sum
+            self.tokens = tokens
+        }
+    }
+
+    public let model: Model
+    /// Keep only each block's input during the forward and recompute the block before its
+    /// backward (gradient checkpointing): activation memory of one block instead of all, for
+    /// about a third more arithmetic.
+    public let checkpointing: Bool
+    public let pool: ComputePool
+    private let panel = DequantizedPanel()
+    private let scratch = LoRAScratch()
+    private var stored: (rows: Int, probabilities: Int, layers: [LayerActivations], inputs: [FloatBuffer], gradients: BlockGradients)?
+
+    public init(model: Model, checkpointing: Bool = false, pool: ComputePool = .shared) {
+        self.model = model
+        self.checkpointing = checkpointing
+        self.pool = pool
+    }
+
+    /// The loss of `examples` under `lora` (no dropout), without gradients.
+    public func loss(_ examples: [Example], lora: TrainableLoRA) throws -> Loss {
+        try run(examples, lora: lora, gradients: nil, lossScale: 0, dropout: .init(rate: 0, seed: 0))
+    }
+
+    /// Runs `examples` forward and backward and adds `lossScale` times the gradient of their
+    /// summed loss to `gradients`. `dropout` is the LoRA dropout rate, its mask drawn from
+    /// `dropoutSeed`. Returns the summed (unscaled) loss.
+    @discardableResult
+    public func accumulateGradients(
+        _ examples: [Example], lora: TrainableLoRA, into gradients: inout [Float], lossScale: Float,
+        dropout: Float = 0, dropoutSeed: UInt64 = 0
+    ) throws -> Loss {
+        precondition(gradients.count == lora.parameters.count, "the gradient vector is laid out like the parameters")
+        return try gradients.withUnsafeMutableBufferPointer { g in
+            try run(examples, lora: lora, gradients: g.baseAddress!, lossScale: lossScale,
+                    dropout: .init(rate: dropout, seed: dropoutSeed))
+        }
+    }
+
+    /// Bytes of activations a pass over `rows` positions in sequences of `length` keeps.
+    public func activationBytes(rows: Int, sequenceLength: Int) -> Int {
+        let c = model.configuration
+        let perRow = 5 * c.embeddingLength + 2 * c.queryWidth + 2 * c.keyValueWidth + 3 * c.feedForwardLength
+            + (c.architecture == .qwen3 ? c.queryWidth + c.keyValueWidth : 0)
+        let probabilities = c.headCount * rows * sequenceLength
+        let layer = (perRow * rows + probabilities) * 4
+        let logits = rows * model.vocabularySize * 4
+        let blocks = checkpointing ? layer + c.blockCount * rows * c.embeddingLength * 4 : c.blockCount * layer
+        return blocks + logits
+    }
+
+    private func buffers(rows: Int, probabilities: Int) -> (layers: [LayerActivations], inputs: [FloatBuffer], gradients: BlockGradients) {
+        if let stored, stored.rows >= rows, stored.probabilities >= probabilities {
+            return (stored.layers, stored.inputs, stored.gradients)
+        }
+        let c = model.configuration
+        let layerCount = checkpointing ? 1 : c.blockCount
+        let layers = (0..<layerCount).map { _ in
+            LayerActivations(c, capacity: rows, probabilityCount: probabilities, queryKeyNorms: c.architecture == .qwen3)
+        }
+        let inputs = checkpointing ? (0..<c.blockCount).map { _ in FloatBuffer(count: rows * c.embeddingLength) } : []
+        let gradients = BlockGradients(c, capacity: rows)
+        stored = (rows, probabilities, layers, inputs, gradients)
+        return (layers, inputs, gradients)
+    }
+
+    private func run(_ examples: [Example], lora: TrainableLoRA, gradients: UnsafeMutablePointer<Float>?, lossScale: Float,
+                     dropout: TrainableLoRA.Dropout) throws -> Loss {
+        let c = model.configuration, width = c.embeddingLength, vocabulary = model.vocabularySize
+        // Check and pack.
+        var spans: [(start: Int, length: Int)] = []
+        var tokens: [Int] = []
+        var targets: [(row: Int, token: Int)] = []
+        for (e, example) in examples.enumerated() {
+            guard !example.tokens.isEmpty else { throw TrainingError.invalidExample(index: e, reason: "it has no tokens") }
+            guard example.trained.count == example.tokens.count else {
+                throw TrainingError.invalidExample(index: e, reason: "\(example.tokens.count) tokens but \(example.trained.count) loss flags")
+            }
+            guard example.tokens.count <= c.contextLength else {
+                throw TrainingError.invalidExample(index: e, reason: "\(example.tokens.count) tokens exceed the context length \(c.contextLength)")
+            }
+            if let bad = example.tokens.first(where: { $0 < 0 || $0 >= vocabulary }) {
+                throw TrainingError.invalidExample(index: e, reason: "token \(bad) is outside the vocabulary of \(vocabulary)")
+            }
+            let start = tokens.count
+            spans.append((start, example.tokens.count))
+            tokens += example.tokens
+            for i in 1..<max(1, example.tokens.count) where example.trained[i] { targets.append((start + i - 1, example.tokens[i])) }
+        }
+        let n = tokens.count
+        guard n > 0 else { return Loss() }
+        let rope = model.rotaryEmbedding
+        var angles = [Float](repeating: 0, count: n * rope.dimensions)
+        angles.withUnsafeMutableBufferPointer { table in
+            for span in spans {
+                for i in 0..<span.length { rope.angles(position: i, into: table.baseAddress! + (span.start + i) * rope.dimensions) }
+            }
+        }
+        let batch = PackedBatch(spans: spans, rows: n, angles: angles)
+        let probabilityCount = spans.reduce(0) { $0 + c.headCount * $1.length * $1.length }
+        let forwardOnly = gradients == nil
+        let (layers, inputs, blockGradients) = buffers(rows: n, probabilities: probabilityCount)
+        let context = TrainingContext(model: model, lora: lora, dropout: dropout, panel: panel, scratch: scratch, pool: pool,
+                                      gradients: blockGradients)
+        let recompute = checkpointing || forwardOnly
+
+        // Forward: embeddings, then every block; the residual stream ends in `hidden`.
+        let hidden = FloatBuffer(count: n * width)
+        for (t, token) in tokens.enumerated() { model.embedding.row(token, into: hidden.pointer + t * width) }
+        for (index, layer) in model.layers.enumerated() {
+            let a = recompute ? layers[0] : layers[index]
+            a.input.pointer.update(from: hidden.pointer, count: n * width)
+            if checkpointing && !forwardOnly { inputs[index].pointer.update(from: hidden.pointer, count: n * width) }
+            layer.trainingForward(layer: index, batch: batch, a: a, output: hidden.pointer, context: context)
+        }
+
+        // The output layer at the trained positions only, and the cross-entropy.
+        let m = targets.count
+        guard m > 0 else { return Loss() }
+        let finalNormed = FloatBuffer(count: m * width)
+        var gatheredRows = [Float](repeating: 0, count: m * width)
+        for (r, target) in targets.enumerated() {
+            for i in 0..<width { gatheredRows[r * width + i] = hidden.pointer[target.row * width + i] }
+        }
+        gatheredRows.withUnsafeBufferPointer { rows in
+            model.outputNorm.withUnsafeBufferPointer { w in
+                Normalization.rmsNorm(rows.baseAddress!, rows: m, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                      into: finalNormed.pointer)
+            }
+        }
+        let logits = FloatBuffer(count: m * vocabulary)
+        model.output.floatMultiply(finalNormed.pointer, count: m, into: logits.pointer, workspace: panel, pool: pool)
+        var rowLoss = [Double](repeating: 0, count: m)
+        rowLoss.withUnsafeMutableBufferPointer { losses in
+            let lossPointer = losses.baseAddress!
+            pool.forEachRange(m) { part in
+                for r in part {
+                    let row = logits.pointer + r * vocabulary, target = targets[r].token
+                    lossPointer[r] = Self.crossEntropy(row, count: vocabulary, target: target, gradientScale: forwardOnly ? nil : lossScale)
+                }
+            }
+        }
+        let loss = Loss(sum: rowLoss.reduce(0, +), tokens: m)
+        guard let gradients else { return loss }
+
+        // Backward: output layer, final norm, scatter to the trained rows, blocks in reverse.
+        let dFinal = FloatBuffer(count: m * width)
+        model.output.floatMultiplyTransposed(logits.pointer, count: m, into: dFinal.pointer, accumulate: false, workspace: panel, pool: pool)
+        let dRows = FloatBuffer(count: m * width)
+        gatheredRows.withUnsafeBufferPointer { rows in
+            model.outputNorm.withUnsafeBufferPointer { w in
+                Normalization.rmsNormBackward(rows.baseAddress!, rows: m, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                              outputGradient: dFinal.pointer, into: dRows.pointer, accumulate: false)
+            }
+        }
+        let dHidden = FloatBuffer(count: n * width)
+        for (r, target) in targets.enumerated() {
+            for i in 0..<width { dHidden.pointer[target.row * width + i] += dRows.pointer[r * width + i] }
+        }
+        for index in model.layers.indices.reversed() {
+            let layer = model.layers[index]
+            let a: LayerActivations
+            if checkpointing {
+                a = layers[0]
+                a.input.pointer.update(from: inputs[index].pointer, count: n * width)
+                layer.trainingForward(layer: index, batch: batch, a: a, output: hidden.pointer, context: context)
+            } else {
+                a = layers[index]
+            }
+            layer.trainingBackward(layer: index, batch: batch, a: a, outputGradient: dHidden.pointer, inputGradient: dHidden.pointer,
+                                   gradients: gradients, context: context)
+        }
+        return loss
+    }
+
+    /// `-log softmax(row)[target]`; with `gradientScale`, replaces `row` by the loss's gradient
+    /// times the scale, `scale (softmax(row) - onehot(target))`.
+    private static func crossEntropy(_ row: UnsafeMutablePointer<Float>, count: Int, target: Int, gradientScale: Float?) -> Double {
+        var maximum = -Float.infinity
+        for i in 0..<count { maximum = max(maximum, row[i]) }
+        var sum = 0.0
+        for i in 0..<count { sum += Double(expf(row[i] - maximum)) }
+        let loss = log(sum) + Double(maximum) - Double(row[target])
+        if let gradientScale {
+            let inverse = Float(1 / sum)
+            for i in 0..<count { row[i] = expf(row[i] - maximum) * inverse * gradientScale }
+            row[target] -= gradientScale
+        }
+        return loss
+    }
+}
