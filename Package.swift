@@ -32,8 +32,10 @@ let package = Package(
         // Model configuration, architectures (one file each), sessions with a KV cache.
         .target(name: "Inference", dependencies: ["CKernels", "CBLAS", "Tensor", "Tokenization", "GGUFFormat"], exclude: ["README.md"]),
         // Adapters: GGUF LoRA and PEFT safetensors, loading, validation against a base, export.
-        .target(name: "LoRA", dependencies: ["GGUFFormat", "Quantization", "Inference"], exclude: ["README.md"]),
-        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization", "Tokenization", "Tensor", "Inference", "LoRA"], exclude: ["README.md"]),
+        .target(name: "LoRA", dependencies: ["GGUFFormat", "Quantization", "Tensor", "Inference"], exclude: ["README.md"]),
+        // Benchmark sets, scorers and evaluation runs.
+        .target(name: "Evaluation", dependencies: ["Inference", "Tokenization", "GGUFFormat"], exclude: ["README.md"]),
+        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization", "Tokenization", "Tensor", "Inference", "LoRA", "Evaluation"], exclude: ["README.md"]),
         .executableTarget(
             name: "loco",
             dependencies: [
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Quantization", "CKernels", "LocoTestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tensor", "Quantization", "LocoTestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "LocoTestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "LocoTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -49,19 +49,39 @@ public struct AdapterManifest: Codable, Sendable, Equatable {
         public var learningRate: Double?
         /// When training finished, as text (ISO 8601 recommended).
         public var trainedAt: String?
+        /// Hex SHA-256 of the training data file.
+        public var datasetSHA256: String?
+        /// Other settings and results of the run by name (`batch_size`, `final_loss`, ...).
+        public var parameters: [String: Double]
 
-        public init(dataset: String? = nil, steps: Int? = nil, epochs: Double? = nil, learningRate: Double? = nil, trainedAt: String? = nil) {
+        public init(dataset: String? = nil, steps: Int? = nil, epochs: Double? = nil, learningRate: Double? = nil, trainedAt: String? = nil,
+                    datasetSHA256: String? = nil, parameters: [String: Double] = [:]) {
             self.dataset = dataset
             self.steps = steps
             self.epochs = epochs
             self.learningRate = learningRate
             self.trainedAt = trainedAt
+            self.datasetSHA256 = datasetSHA256
+            self.parameters = parameters
         }
 
         enum CodingKeys: String, CodingKey {
             case dataset, steps, epochs
             case learningRate = "learning_rate"
             case trainedAt = "trained_at"
+            case datasetSHA256 = "dataset_sha256"
+            case parameters
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            dataset = try c.decodeIfPresent(String.self, forKey: .dataset)
+            steps = try c.decodeIfPresent(Int.self, forKey: .steps)
+            epochs = try c.decodeIfPresent(Double.self, forKey: .epochs)
+            learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate)
+            trainedAt = try c.decodeIfPresent(String.self, forKey: .trainedAt)
+            datasetSHA256 = try c.decodeIfPresent(String.self, forKey: .datasetSHA256)
+            parameters = try c.decodeIfPresent([String: Double].self, forKey: .parameters) ?? [:]
         }
     }
 
@@ -164,6 +184,10 @@ public struct AdapterManifest: Codable, Sendable, Equatable {
             if let v = training.epochs { t.append(("epochs", number(v))) }
             if let v = training.learningRate { t.append(("learning_rate", number(v))) }
             if let v = training.trainedAt { t.append(("trained_at", .string(v))) }
+            if let v = training.datasetSHA256 { t.append(("dataset_sha256", .string(v))) }
+            if !training.parameters.isEmpty {
+                t.append(("parameters", .object(JSONObject(training.parameters.keys.sorted().map { ($0, number(training.parameters[$0]!)) }))))
+            }
             members.append(("training", .object(JSONObject(t))))
         }
         if let evaluation {
@@ -206,7 +230,12 @@ public struct AdapterManifest: Codable, Sendable, Equatable {
             reader.prefix = "training."
             training = Training(dataset: try reader.optionalString(t, "dataset"), steps: try reader.optionalInteger(t, "steps"),
                                 epochs: try reader.optionalDouble(t, "epochs"), learningRate: try reader.optionalDouble(t, "learning_rate"),
-                                trainedAt: try reader.optionalString(t, "trained_at"))
+                                trainedAt: try reader.optionalString(t, "trained_at"),
+                                datasetSHA256: try reader.optionalString(t, "dataset_sha256"))
+            if let p = try reader.optionalObject(t, "parameters") {
+                reader.prefix = "training.parameters."
+                for key in p.keys { training?.parameters[key] = try reader.optionalDouble(p, key) }
+            }
             reader.prefix = ""
         }
         var evaluation: Evaluation?

@@ -5,3 +5,4 @@
 @_exported import Tensor
 @_exported import Inference
 @_exported import LoRA
+@_exported import Evaluation
