@@ -81,7 +81,7 @@ extension DecoderLayer {
         let c = x.model.configuration, n = batch.rows, width = c.embeddingLength, d = c.headDimension
         let pool = x.pool, panel = x.panel
         attentionNorm.withUnsafeBufferPointer { w in
-            Normalization.rmsNorm(a.input.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.normed.pointer)
+            Self.rmsNorm(a.input.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.normed.pointer, pool: pool)
         }
         let q = a.rawQueries?.pointer ?? a.queries.pointer, k = a.rawKeys?.pointer ?? a.keys.pointer
         query.floatMultiply(a.normed.pointer, count: n, into: q, workspace: panel, pool: pool)
@@ -92,19 +92,19 @@ extension DecoderLayer {
         adapt(index, .value, input: a.normed.pointer, rows: n, into: a.values.pointer, x)
         if let queryNorm, let keyNorm {
             queryNorm.withUnsafeBufferPointer { w in
-                Normalization.rmsNorm(q, rows: n * c.headCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.queries.pointer)
+                Self.rmsNorm(q, rows: n * c.headCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.queries.pointer, pool: pool)
             }
             keyNorm.withUnsafeBufferPointer { w in
-                Normalization.rmsNorm(k, rows: n * c.kvHeadCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.keys.pointer)
+                Self.rmsNorm(k, rows: n * c.kvHeadCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.keys.pointer, pool: pool)
             }
         }
         let rope = x.model.rotaryEmbedding
         batch.angles.withUnsafeBufferPointer { angles in
-            for t in 0..<n {
+            pool.forEachRange(n) { rows in for t in rows {
                 let table = angles.baseAddress! + t * rope.dimensions
                 rope.apply(a.queries.pointer + t * c.queryWidth, heads: c.headCount, headDimension: d, angles: table)
                 rope.apply(a.keys.pointer + t * c.keyValueWidth, heads: c.kvHeadCount, headDimension: d, angles: table)
-            }
+            } }
         }
         let attention = CausalSelfAttention(heads: c.headCount, kvHeads: c.kvHeadCount, headDimension: d, scale: 1 / Float(d).squareRoot())
         for (s, span) in batch.spans.enumerated() {
@@ -115,21 +115,24 @@ extension DecoderLayer {
         }
         attentionOutput.floatMultiply(a.attention.pointer, count: n, into: a.middle.pointer, workspace: panel, pool: pool)
         adapt(index, .attentionOutput, input: a.attention.pointer, rows: n, into: a.middle.pointer, x)
-        for i in 0..<(n * width) { a.middle.pointer[i] += a.input.pointer[i] }
+        Self.add(a.input.pointer, to: a.middle.pointer, count: n * width, pool: pool)
 
         feedForwardNorm.withUnsafeBufferPointer { w in
-            Normalization.rmsNorm(a.middle.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.normed2.pointer)
+            Self.rmsNorm(a.middle.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.normed2.pointer, pool: pool)
         }
         gate.floatMultiply(a.normed2.pointer, count: n, into: a.gate.pointer, workspace: panel, pool: pool)
         up.floatMultiply(a.normed2.pointer, count: n, into: a.up.pointer, workspace: panel, pool: pool)
         adapt(index, .gate, input: a.normed2.pointer, rows: n, into: a.gate.pointer, x)
         adapt(index, .up, input: a.normed2.pointer, rows: n, into: a.up.pointer, x)
         let hidden = a.hidden.pointer, count = n * c.feedForwardLength
-        hidden.update(from: a.gate.pointer, count: count)
-        Activations.swiglu(gate: hidden, up: a.up.pointer, count: count)
+        let gatePointer = a.gate.pointer, upPointer = a.up.pointer
+        pool.forEachRange(count) { part in
+            (hidden + part.lowerBound).update(from: gatePointer + part.lowerBound, count: part.count)
+            Activations.swiglu(gate: hidden + part.lowerBound, up: upPointer + part.lowerBound, count: part.count)
+        }
         down.floatMultiply(hidden, count: n, into: output, workspace: panel, pool: pool)
         adapt(index, .down, input: hidden, rows: n, into: output, x)
-        for i in 0..<(n * width) { output[i] += a.middle.pointer[i] }
+        Self.add(a.middle.pointer, to: output, count: n * width, pool: pool)
     }
 
     /// The backward of ``trainingForward(layer:batch:a:output:context:)``: from the gradient of
@@ -146,8 +149,12 @@ extension DecoderLayer {
         let dGate = g.gate.pointer, dUp = g.up.pointer
         down.floatMultiplyTransposed(dOut, count: n, into: dGate, accumulate: false, workspace: panel, pool: pool)
         adaptBackward(index, .down, input: a.hidden.pointer, rows: n, outputGradient: dOut, inputGradient: dGate, gradients, x)
-        Activations.swigluBackward(gate: a.gate.pointer, up: a.up.pointer, outputGradient: dGate, count: n * f,
-                                   gateGradient: dGate, upGradient: dUp)
+        let gatePointer = a.gate.pointer, upPointer = a.up.pointer
+        pool.forEachRange(n * f) { part in
+            let i = part.lowerBound
+            Activations.swigluBackward(gate: gatePointer + i, up: upPointer + i, outputGradient: dGate + i, count: part.count,
+                                       gateGradient: dGate + i, upGradient: dUp + i)
+        }
         let dNormed = g.normed.pointer
         gate.floatMultiplyTransposed(dGate, count: n, into: dNormed, accumulate: false, workspace: panel, pool: pool)
         up.floatMultiplyTransposed(dUp, count: n, into: dNormed, accumulate: true, workspace: panel, pool: pool)
@@ -156,8 +163,8 @@ extension DecoderLayer {
         // dMiddle = dOut + norm'(dNormed), kept in dIn.
         if UnsafePointer(dIn) != dOut { dIn.update(from: dOut, count: n * width) }
         feedForwardNorm.withUnsafeBufferPointer { w in
-            Normalization.rmsNormBackward(a.middle.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
-                                          outputGradient: dNormed, into: dIn, accumulate: true)
+            Self.rmsNormBackward(a.middle.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                          outputGradient: dNormed, into: dIn, accumulate: true, pool: pool)
         }
 
         // Attention: middle = input + o(attention(q, k, v)).
@@ -175,23 +182,23 @@ extension DecoderLayer {
         }
         let rope = x.model.rotaryEmbedding
         batch.angles.withUnsafeBufferPointer { angles in
-            for t in 0..<n {
+            pool.forEachRange(n) { rows in for t in rows {
                 let table = angles.baseAddress! + t * rope.dimensions
                 rope.applyBackward(dq + t * c.queryWidth, heads: c.headCount, headDimension: d, angles: table)
                 rope.applyBackward(dk + t * c.keyValueWidth, heads: c.kvHeadCount, headDimension: d, angles: table)
-            }
+            } }
         }
         var dRawQ = dq, dRawK = dk
         if let queryNorm, let keyNorm, let rawQ = a.rawQueries, let rawK = a.rawKeys {
             dRawQ = g.rawQueries.pointer
             dRawK = g.rawKeys.pointer
             queryNorm.withUnsafeBufferPointer { w in
-                Normalization.rmsNormBackward(rawQ.pointer, rows: n * c.headCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
-                                              outputGradient: dq, into: dRawQ, accumulate: false)
+                Self.rmsNormBackward(rawQ.pointer, rows: n * c.headCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                              outputGradient: dq, into: dRawQ, accumulate: false, pool: pool)
             }
             keyNorm.withUnsafeBufferPointer { w in
-                Normalization.rmsNormBackward(rawK.pointer, rows: n * c.kvHeadCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
-                                              outputGradient: dk, into: dRawK, accumulate: false)
+                Self.rmsNormBackward(rawK.pointer, rows: n * c.kvHeadCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                              outputGradient: dk, into: dRawK, accumulate: false, pool: pool)
             }
         }
         query.floatMultiplyTransposed(dRawQ, count: n, into: dNormed, accumulate: false, workspace: panel, pool: pool)
@@ -201,15 +208,39 @@ extension DecoderLayer {
         adaptBackward(index, .key, input: a.normed.pointer, rows: n, outputGradient: dRawK, inputGradient: dNormed, gradients, x)
         adaptBackward(index, .value, input: a.normed.pointer, rows: n, outputGradient: dv, inputGradient: dNormed, gradients, x)
         attentionNorm.withUnsafeBufferPointer { w in
-            Normalization.rmsNormBackward(a.input.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
-                                          outputGradient: dNormed, into: dIn, accumulate: true)
+            Self.rmsNormBackward(a.input.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                          outputGradient: dNormed, into: dIn, accumulate: true, pool: pool)
         }
+    }
+
+    // Row-parallel forms of the elementwise ops.
+
+    static func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>, epsilon: Float,
+                        into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
+        pool.forEachRange(rows) { part in
+            Normalization.rmsNorm(x + part.lowerBound * width, rows: part.count, width: width, weight: weight, epsilon: epsilon,
+                                  into: y + part.lowerBound * width)
+        }
+    }
+
+    static func rmsNormBackward(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>, epsilon: Float,
+                                outputGradient dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                pool: ComputePool) {
+        pool.forEachRange(rows) { part in
+            let offset = part.lowerBound * width
+            Normalization.rmsNormBackward(x + offset, rows: part.count, width: width, weight: weight, epsilon: epsilon,
+                                          outputGradient: dy + offset, into: dx + offset, accumulate: accumulate)
+        }
+    }
+
+    static func add(_ x: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int, pool: ComputePool) {
+        pool.forEachRange(count) { part in for i in part { y[i] += x[i] } }
     }
 
     private func adapt(_ layer: Int, _ target: AdapterSet.Target, input: UnsafePointer<Float>, rows: Int,
                        into output: UnsafeMutablePointer<Float>, _ x: TrainingContext) {
         guard let slot = x.lora.slot(layer: layer, target) else { return }
-        x.lora.forward(slot, input: input, count: rows, into: output, dropout: x.dropout, scratch: x.scratch)
+        x.lora.forward(slot, input: input, count: rows, into: output, dropout: x.dropout, scratch: x.scratch, pool: x.pool)
     }
 
     private func adaptBackward(_ layer: Int, _ target: AdapterSet.Target, input: UnsafePointer<Float>, rows: Int,
@@ -217,6 +248,6 @@ extension DecoderLayer {
                                _ gradients: UnsafeMutablePointer<Float>, _ x: TrainingContext) {
         guard let slot = x.lora.slot(layer: layer, target) else { return }
         x.lora.backward(slot, input: input, count: rows, outputGradient: outputGradient, inputGradient: inputGradient,
-                        gradients: gradients, dropout: x.dropout, scratch: x.scratch)
+                        gradients: gradients, dropout: x.dropout, scratch: x.scratch, pool: x.pool)
     }
 }

@@ -114,25 +114,35 @@ public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension TrainableLoRA {
     /// Dropout on a slot's input, as PEFT applies it before `A`: each value kept with
-    /// probability `1 - rate` and scaled by `1 / (1 - rate)`, chosen by a hash of
-    /// (`seed`, slot, row, column) so the backward regenerates the same mask.
+    /// probability `1 - rate` and scaled by `1 / (1 - rate)`. The mask of each row is a
+    /// xorshift stream seeded by a hash of (`seed`, slot, row), so the backward regenerates it
+    /// and rows can be drawn in parallel.
     struct Dropout {
         var rate: Float
         var seed: UInt64
 
-        func keep(_ slot: Slot, row: Int, column: Int) -> Bool {
-            let key = seed &+ UInt64(slot.offset) &* 0x100_0000_01B3 &+ UInt64(row) &* 0x9E37_79B9 &+ UInt64(column)
-            let unit = Double(SplitMix64.mix(key) >> 11) * 0x1p-53
-            return unit >= Double(rate)
+        /// Calls `body(column)` for each kept column of `row`.
+        @inline(__always)
+        func forEachKept(_ slot: Slot, row: Int, _ body: (Int) -> Void) {
+            var state = SplitMix64.mix(seed &+ UInt64(slot.offset) &* 0x100_0000_01B3 &+ UInt64(row) &* 0x9E37_79B9_7F4A_7C15) | 1
+            let threshold = UInt64(Double(rate) * 0x1p24)
+            for c in 0..<slot.inputs {
+                state ^= state << 13
+                state ^= state >> 7
+                state ^= state << 17
+                if state >> 40 >= threshold { body(c) }
+            }
         }
 
         /// `input` with dropout applied, or `input` itself when the rate is 0.
-        func apply(_ slot: Slot, _ input: UnsafePointer<Float>, count: Int, scratch: FloatBuffer) -> UnsafePointer<Float> {
+        func apply(_ slot: Slot, _ input: UnsafePointer<Float>, count: Int, scratch: FloatBuffer, pool: ComputePool) -> UnsafePointer<Float> {
             guard rate > 0 else { return input }
-            let out = scratch.pointer, keepScale = 1 / (1 - rate)
-            for t in 0..<count {
-                for c in 0..<slot.inputs {
-                    out[t * slot.inputs + c] = keep(slot, row: t, column: c) ? input[t * slot.inputs + c] * keepScale : 0
+            let out = scratch.pointer, keepScale = 1 / (1 - rate), width = slot.inputs
+            pool.forEachRange(count) { rows in
+                for t in rows {
+                    let source = input + t * width, destination = out + t * width
+                    destination.update(repeating: 0, count: width)
+                    forEachKept(slot, row: t) { c in destination[c] = source[c] * keepScale }
                 }
             }
             return UnsafePointer(out)
@@ -141,8 +151,8 @@ extension TrainableLoRA {
 
     /// `output += scale * B (A dropout(input))` for `count` rows.
     func forward(_ slot: Slot, input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>,
-                 dropout: Dropout, scratch: LoRAScratch) {
-        let x = dropout.apply(slot, input, count: count, scratch: scratch.dropped(count * slot.inputs))
+                 dropout: Dropout, scratch: LoRAScratch, pool: ComputePool) {
+        let x = dropout.apply(slot, input, count: count, scratch: scratch.dropped(count * slot.inputs), pool: pool)
         let u = scratch.low(count * rank)
         parameters.withUnsafeBufferPointer { p in
             let a = p.baseAddress! + slot.offset, b = p.baseAddress! + slot.bOffset
@@ -158,8 +168,8 @@ extension TrainableLoRA {
     /// `inputGradient`, with `dU = scale * dY B`, `dB = scale * dY^T U`, `dA = dU^T dropout(x)`.
     func backward(_ slot: Slot, input: UnsafePointer<Float>, count: Int, outputGradient dy: UnsafePointer<Float>,
                   inputGradient dx: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>,
-                  dropout: Dropout, scratch: LoRAScratch) {
-        let x = dropout.apply(slot, input, count: count, scratch: scratch.dropped(count * slot.inputs))
+                  dropout: Dropout, scratch: LoRAScratch, pool: ComputePool) {
+        let x = dropout.apply(slot, input, count: count, scratch: scratch.dropped(count * slot.inputs), pool: pool)
         let u = scratch.low(count * rank), du = scratch.lowGradient(count * rank)
         parameters.withUnsafeBufferPointer { p in
             let a = p.baseAddress! + slot.offset, b = p.baseAddress! + slot.bOffset
@@ -178,9 +188,10 @@ extension TrainableLoRA {
                 let g = scratch.dropped(count * slot.inputs).pointer, keepScale = 1 / (1 - dropout.rate)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(slot.inputs), Int32(rank), 1,
                             du, Int32(rank), a, Int32(slot.inputs), 0, g, Int32(slot.inputs))
-                for t in 0..<count {
-                    for c in 0..<slot.inputs where dropout.keep(slot, row: t, column: c) {
-                        dx[t * slot.inputs + c] += g[t * slot.inputs + c] * keepScale
+                let width = slot.inputs
+                pool.forEachRange(count) { rows in
+                    for t in rows {
+                        dropout.forEachKept(slot, row: t) { c in dx[t * width + c] += g[t * width + c] * keepScale }
                     }
                 }
             } else {

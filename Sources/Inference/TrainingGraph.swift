@@ -56,6 +56,9 @@ public final class TrainingGraph: @unchecked Sendable {
     private let scratch = LoRAScratch()
     private var stored: (rows: Int, probabilities: Int, layers: [LayerActivations], inputs: [FloatBuffer], gradients: BlockGradients)?
 
+    /// Bytes of logits a pass holds at once (chunks of trained positions).
+    static let logitsBudget = 256 << 20
+
     public init(model: Model, checkpointing: Bool = false, pool: ComputePool = .shared) {
         self.model = model
         self.checkpointing = checkpointing
@@ -82,16 +85,22 @@ public final class TrainingGraph: @unchecked Sendable {
         }
     }
 
-    /// Bytes of activations a pass over `rows` positions in sequences of `length` keeps.
-    public func activationBytes(rows: Int, sequenceLength: Int) -> Int {
-        let c = model.configuration
-        let perRow = 5 * c.embeddingLength + 2 * c.queryWidth + 2 * c.keyValueWidth + 3 * c.feedForwardLength
-            + (c.architecture == .qwen3 ? c.queryWidth + c.keyValueWidth : 0)
-        let probabilities = c.headCount * rows * sequenceLength
-        let layer = (perRow * rows + probabilities) * 4
-        let logits = rows * model.vocabularySize * 4
-        let blocks = checkpointing ? layer + c.blockCount * rows * c.embeddingLength * 4 : c.blockCount * layer
-        return blocks + logits
+    /// Bytes of working memory a pass over `rows` positions in sequences of `sequenceLength`
+    /// holds besides the weights and the adapter: activations (every block's, or with
+    /// `checkpointing` one block's plus each block's input), one block's gradients, the logits
+    /// chunk, the residual stream and its gradient, and the dequantization panel. For planning:
+    /// a model need not be loaded.
+    public static func workingMemory(
+        _ c: ModelConfiguration, vocabularySize: Int, rows: Int, sequenceLength: Int, checkpointing: Bool
+    ) -> Int {
+        let qkNorms = c.architecture == .qwen3 ? c.queryWidth + c.keyValueWidth : 0
+        let layerRow = 5 * c.embeddingLength + 2 * c.queryWidth + 2 * c.keyValueWidth + 3 * c.feedForwardLength + qkNorms
+        let layer = 4 * (layerRow * rows + c.headCount * rows * sequenceLength)
+        let gradientsRow = 2 * c.queryWidth + 2 * c.keyValueWidth + c.embeddingLength + 2 * c.feedForwardLength + c.queryWidth + c.keyValueWidth
+        let blocks = checkpointing ? layer + 4 * c.blockCount * rows * c.embeddingLength : c.blockCount * layer
+        let logits = min(4 * rows * vocabularySize, logitsBudget) + 4 * 4 * rows * c.embeddingLength
+        let stream = 2 * 4 * rows * c.embeddingLength
+        return blocks + 4 * gradientsRow * rows + logits + stream + 4 * DequantizedPanel.panelFloats
     }
 
     private func buffers(rows: Int, probabilities: Int) -> (layers: [LayerActivations], inputs: [FloatBuffer], gradients: BlockGradients) {
@@ -173,24 +182,35 @@ public final class TrainingGraph: @unchecked Sendable {
                                       into: finalNormed.pointer)
             }
         }
-        let logits = FloatBuffer(count: m * vocabulary)
-        model.output.floatMultiply(finalNormed.pointer, count: m, into: logits.pointer, workspace: panel, pool: pool)
+        // Logits in chunks of rows, so a large vocabulary (Qwen3: 151,936) never needs all of
+        // them at once; each chunk's loss gradient goes straight back through the output layer.
+        let chunk = max(1, min(m, Self.logitsBudget / (vocabulary * 4)))
+        let logits = FloatBuffer(count: chunk * vocabulary)
+        let dFinal = forwardOnly ? nil : FloatBuffer(count: m * width)
         var rowLoss = [Double](repeating: 0, count: m)
-        rowLoss.withUnsafeMutableBufferPointer { losses in
-            let lossPointer = losses.baseAddress!
-            pool.forEachRange(m) { part in
-                for r in part {
-                    let row = logits.pointer + r * vocabulary, target = targets[r].token
-                    lossPointer[r] = Self.crossEntropy(row, count: vocabulary, target: target, gradientScale: forwardOnly ? nil : lossScale)
+        var first = 0
+        while first < m {
+            let rows = min(chunk, m - first)
+            model.output.floatMultiply(finalNormed.pointer + first * width, count: rows, into: logits.pointer, workspace: panel, pool: pool)
+            rowLoss.withUnsafeMutableBufferPointer { losses in
+                let lossPointer = losses.baseAddress! + first
+                pool.forEachRange(rows) { part in
+                    for r in part {
+                        lossPointer[r] = Self.crossEntropy(logits.pointer + r * vocabulary, count: vocabulary, target: targets[first + r].token,
+                                                           gradientScale: forwardOnly ? nil : lossScale)
+                    }
                 }
             }
+            if let dFinal {
+                model.output.floatMultiplyTransposed(logits.pointer, count: rows, into: dFinal.pointer + first * width, accumulate: false,
+                                                     workspace: panel, pool: pool)
+            }
+            first += rows
         }
         let loss = Loss(sum: rowLoss.reduce(0, +), tokens: m)
-        guard let gradients else { return loss }
+        guard let gradients, let dFinal else { return loss }
 
-        // Backward: output layer, final norm, scatter to the trained rows, blocks in reverse.
-        let dFinal = FloatBuffer(count: m * width)
-        model.output.floatMultiplyTransposed(logits.pointer, count: m, into: dFinal.pointer, accumulate: false, workspace: panel, pool: pool)
+        // Backward: final norm, scatter to the trained rows, blocks in reverse.
         let dRows = FloatBuffer(count: m * width)
         gatheredRows.withUnsafeBufferPointer { rows in
             model.outputNorm.withUnsafeBufferPointer { w in
