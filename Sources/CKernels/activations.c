@@ -13,7 +13,7 @@
 #define LN2_LO 1.428606765330187045e-06f
 #define LOG2E 1.44269504088896341f
 
-static void softmax_scalar(float *x, size_t n) {
+static float softmax_scalar(float *x, size_t n) {
     float maximum = -INFINITY;
     for (size_t i = 0; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
     double sum = 0;
@@ -23,10 +23,21 @@ static void softmax_scalar(float *x, size_t n) {
     }
     const float inverse = (float)(1 / sum);
     for (size_t i = 0; i < n; i++) x[i] *= inverse;
+    return maximum + (float)log(sum);
 }
 
 static void swiglu_scalar(float *gate, const float *up, size_t n) {
     for (size_t i = 0; i < n; i++) gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i];
+}
+
+// The backward of h = silu(g) u: dg = dh u s (1 + g (1 - s)) with s = sigmoid(g), du = dh g s.
+// dgate may alias dh.
+static void swiglu_backward_scalar(const float *gate, const float *up, const float *dh, float *dgate, float *dup, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const float g = gate[i], s = 1 / (1 + expf(-g)), d = dh[i];
+        dup[i] = d * g * s;
+        dgate[i] = d * up[i] * s * (1 + g * (1 - s));
+    }
 }
 
 #if defined(__x86_64__)
@@ -48,7 +59,7 @@ A512 static inline __m512 exp512(__m512 x) {
     return _mm512_scalef_ps(p, k);
 }
 
-A512 static void softmax_avx512(float *x, size_t n) {
+A512 static float softmax_avx512(float *x, size_t n) {
     __m512 vmax = _mm512_set1_ps(-INFINITY);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
@@ -62,11 +73,27 @@ A512 static void softmax_avx512(float *x, size_t n) {
         _mm512_mask_storeu_ps(x + i, k, e);
         vsum = _mm512_add_ps(vsum, _mm512_maskz_mov_ps(k, e));
     }
-    const __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    const float sum = _mm512_reduce_add_ps(vsum);
+    const __m512 inverse = _mm512_set1_ps(1.0f / sum);
     for (i = 0; i < n; i += 16) {
         const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inverse));
     }
+    return maximum + logf(sum);
+}
+
+A512 static void swiglu_backward_avx512(const float *gate, const float *up, const float *dh, float *dgate, float *dup, size_t n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 g = _mm512_loadu_ps(gate + i), d = _mm512_loadu_ps(dh + i);
+        const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+        const __m512 ds = _mm512_mul_ps(d, s);
+        _mm512_storeu_ps(dup + i, _mm512_mul_ps(ds, g));
+        const __m512 slope = _mm512_fmadd_ps(g, _mm512_sub_ps(one, s), one);
+        _mm512_storeu_ps(dgate + i, _mm512_mul_ps(_mm512_mul_ps(ds, _mm512_loadu_ps(up + i)), slope));
+    }
+    swiglu_backward_scalar(gate + i, up + i, dh + i, dgate + i, dup + i, n - i);
 }
 
 A512 static void swiglu_avx512(float *gate, const float *up, size_t n) {
@@ -102,7 +129,7 @@ A2 static inline __m256 exp256(__m256 x) {
     return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
-A2 static void softmax_avx2(float *x, size_t n) {
+A2 static float softmax_avx2(float *x, size_t n) {
     float maximum = -INFINITY;
     for (size_t i = 0; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
     const __m256 m = _mm256_set1_ps(maximum);
@@ -123,6 +150,21 @@ A2 static void softmax_avx2(float *x, size_t n) {
     }
     const float inverse = 1.0f / sum;
     for (i = 0; i < n; i++) x[i] *= inverse;
+    return maximum + logf(sum);
+}
+
+A2 static void swiglu_backward_avx2(const float *gate, const float *up, const float *dh, float *dgate, float *dup, size_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i), d = _mm256_loadu_ps(dh + i);
+        const __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+        const __m256 ds = _mm256_mul_ps(d, s);
+        _mm256_storeu_ps(dup + i, _mm256_mul_ps(ds, g));
+        const __m256 slope = _mm256_fmadd_ps(g, _mm256_sub_ps(one, s), one);
+        _mm256_storeu_ps(dgate + i, _mm256_mul_ps(_mm256_mul_ps(ds, _mm256_loadu_ps(up + i)), slope));
+    }
+    swiglu_backward_scalar(gate + i, up + i, dh + i, dgate + i, dup + i, n - i);
 }
 
 A2 static void swiglu_avx2(float *gate, const float *up, size_t n) {
@@ -152,8 +194,25 @@ A2 static void swiglu_avx2(float *gate, const float *up, size_t n) {
 #define LOCO_DISPATCH_EXP(kernel, ...) kernel##_scalar(__VA_ARGS__)
 #endif
 
-void loco_softmax_f32(float *x, size_t n) { LOCO_DISPATCH_EXP(softmax, x, n); }
+#if defined(__x86_64__)
+#define LOCO_DISPATCH_EXP_VALUE(kernel, ...)                                                        \
+    do {                                                                                            \
+        const uint32_t f_ = loco_cpu_features();                                                    \
+        if (f_ & LOCO_CPU_AVX512F) return kernel##_avx512(__VA_ARGS__);                             \
+        if ((f_ & (LOCO_CPU_AVX2 | LOCO_CPU_FMA)) == (LOCO_CPU_AVX2 | LOCO_CPU_FMA))                 \
+            return kernel##_avx2(__VA_ARGS__);                                                      \
+        return kernel##_scalar(__VA_ARGS__);                                                        \
+    } while (0)
+#else
+#define LOCO_DISPATCH_EXP_VALUE(kernel, ...) return kernel##_scalar(__VA_ARGS__)
+#endif
+
+void loco_softmax_f32(float *x, size_t n) { (void)loco_log_softmax_f32(x, n); }
+float loco_log_softmax_f32(float *x, size_t n) { LOCO_DISPATCH_EXP_VALUE(softmax, x, n); }
 void loco_swiglu_f32(float *gate, const float *up, size_t n) { LOCO_DISPATCH_EXP(swiglu, gate, up, n); }
+void loco_swiglu_backward_f32(const float *gate, const float *up, const float *dh, float *dgate, float *dup, size_t n) {
+    LOCO_DISPATCH_EXP(swiglu_backward, gate, up, dh, dgate, dup, n);
+}
 
 // MARK: - Small F32 matrix-vector products (LoRA factors at decode)
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensor
 
@@ -52,15 +53,18 @@ public final class TrainingGraph: @unchecked Sendable {
     /// about a third more arithmetic.
     public let checkpointing: Bool
     public let pool: ComputePool
-    private let panel = DequantizedPanel()
+    private let panel: DequantizedPanel
     private let scratch = LoRAScratch()
     private var stored: (rows: Int, probabilities: Int, layers: [LayerActivations], inputs: [FloatBuffer], gradients: BlockGradients)?
 
     /// Bytes of logits a pass holds at once (chunks of trained positions).
     static let logitsBudget = 256 << 20
 
-    public init(model: Model, checkpointing: Bool = false, pool: ComputePool = .shared) {
+    /// `floatCacheBytes`: quantized matrices are dequantized once and kept in F32 while their
+    /// total stays under this (the rest are dequantized a panel at a time, twice per pass).
+    public init(model: Model, checkpointing: Bool = false, floatCacheBytes: Int = 1 << 30, pool: ComputePool = .shared) {
         self.model = model
+        panel = DequantizedPanel(cacheLimit: floatCacheBytes)
         self.checkpointing = checkpointing
         self.pool = pool
     }
@@ -103,10 +107,22 @@ public final class TrainingGraph: @unchecked Sendable {
         return blocks + 4 * gradientsRow * rows + logits + stream + 4 * DequantizedPanel.panelFloats
     }
 
+    private var named: [String: FloatBuffer] = [:]
+
+    /// The scratch buffer `name` with room for `count` floats (not cleared between passes).
+    private func buffer(_ name: String, _ count: Int) -> FloatBuffer {
+        if let existing = named[name], existing.count >= count { return existing }
+        let made = FloatBuffer(count: count)
+        named[name] = made
+        return made
+    }
+
     private func buffers(rows: Int, probabilities: Int) -> (layers: [LayerActivations], inputs: [FloatBuffer], gradients: BlockGradients) {
         if let stored, stored.rows >= rows, stored.probabilities >= probabilities {
             return (stored.layers, stored.inputs, stored.gradients)
         }
+        // Room for longer batches than this one, so varying lengths do not reallocate every pass.
+        let rows = rows + rows / 4, probabilities = probabilities + probabilities / 2
         let c = model.configuration
         let layerCount = checkpointing ? 1 : c.blockCount
         let layers = (0..<layerCount).map { _ in
@@ -159,7 +175,7 @@ public final class TrainingGraph: @unchecked Sendable {
         let recompute = checkpointing || forwardOnly
 
         // Forward: embeddings, then every block; the residual stream ends in `hidden`.
-        let hidden = FloatBuffer(count: n * width)
+        let hidden = buffer("hidden", n * width)
         for (t, token) in tokens.enumerated() { model.embedding.row(token, into: hidden.pointer + t * width) }
         for (index, layer) in model.layers.enumerated() {
             let a = recompute ? layers[0] : layers[index]
@@ -171,7 +187,7 @@ public final class TrainingGraph: @unchecked Sendable {
         // The output layer at the trained positions only, and the cross-entropy.
         let m = targets.count
         guard m > 0 else { return Loss() }
-        let finalNormed = FloatBuffer(count: m * width)
+        let finalNormed = buffer("finalNormed", m * width)
         var gatheredRows = [Float](repeating: 0, count: m * width)
         for (r, target) in targets.enumerated() {
             for i in 0..<width { gatheredRows[r * width + i] = hidden.pointer[target.row * width + i] }
@@ -185,8 +201,8 @@ public final class TrainingGraph: @unchecked Sendable {
         // Logits in chunks of rows, so a large vocabulary (Qwen3: 151,936) never needs all of
         // them at once; each chunk's loss gradient goes straight back through the output layer.
         let chunk = max(1, min(m, Self.logitsBudget / (vocabulary * 4)))
-        let logits = FloatBuffer(count: chunk * vocabulary)
-        let dFinal = forwardOnly ? nil : FloatBuffer(count: m * width)
+        let logits = buffer("logits", chunk * vocabulary)
+        let dFinal = forwardOnly ? nil : buffer("dFinal", m * width)
         var rowLoss = [Double](repeating: 0, count: m)
         var first = 0
         while first < m {
@@ -211,14 +227,15 @@ public final class TrainingGraph: @unchecked Sendable {
         guard let gradients, let dFinal else { return loss }
 
         // Backward: final norm, scatter to the trained rows, blocks in reverse.
-        let dRows = FloatBuffer(count: m * width)
+        let dRows = buffer("dRows", m * width)
         gatheredRows.withUnsafeBufferPointer { rows in
             model.outputNorm.withUnsafeBufferPointer { w in
                 Normalization.rmsNormBackward(rows.baseAddress!, rows: m, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
                                               outputGradient: dFinal.pointer, into: dRows.pointer, accumulate: false)
             }
         }
-        let dHidden = FloatBuffer(count: n * width)
+        let dHidden = buffer("dHidden", n * width)
+        dHidden.pointer.update(repeating: 0, count: n * width)
         for (r, target) in targets.enumerated() {
             for i in 0..<width { dHidden.pointer[target.row * width + i] += dRows.pointer[r * width + i] }
         }
@@ -239,18 +256,14 @@ public final class TrainingGraph: @unchecked Sendable {
     }
 
     /// `-log softmax(row)[target]`; with `gradientScale`, replaces `row` by the loss's gradient
-    /// times the scale, `scale (softmax(row) - onehot(target))`.
+    /// times the scale, `scale (softmax(row) - onehot(target))` (vectorized exp, within 2 ulp).
     private static func crossEntropy(_ row: UnsafeMutablePointer<Float>, count: Int, target: Int, gradientScale: Float?) -> Double {
-        var maximum = -Float.infinity
-        for i in 0..<count { maximum = max(maximum, row[i]) }
-        var sum = 0.0
-        for i in 0..<count { sum += Double(expf(row[i] - maximum)) }
-        let loss = log(sum) + Double(maximum) - Double(row[target])
+        let logit = row[target]
+        let logSumExp = loco_log_softmax_f32(row, count)
         if let gradientScale {
-            let inverse = Float(1 / sum)
-            for i in 0..<count { row[i] = expf(row[i] - maximum) * inverse * gradientScale }
+            for i in 0..<count { row[i] *= gradientScale }
             row[target] -= gradientScale
         }
-        return loss
+        return Double(logSumExp) - Double(logit)
     }
 }

@@ -131,6 +131,15 @@ public struct ChatDataset: Sendable {
     /// at least one when there are two or more sequences and the fraction is positive; the
     /// training part always keeps at least one.
     public func split(validationFraction: Double, seed: UInt64) -> (train: [TrainingSequence], validation: [TrainingSequence]) {
+        TrainingSequence.split(sequences, validationFraction: validationFraction, seed: seed)
+    }
+}
+
+extension TrainingSequence {
+    /// The split of ``ChatDataset/split(validationFraction:seed:)`` for any list of sequences.
+    public static func split(_ sequences: [TrainingSequence], validationFraction: Double, seed: UInt64)
+        -> (train: [TrainingSequence], validation: [TrainingSequence])
+    {
         let n = sequences.count
         var count = 0
         if validationFraction > 0, n >= 2 {

@@ -72,6 +72,9 @@ public final class Trainer: @unchecked Sendable {
     /// Continue from `checkpoint.safetensors` in the output folder, if there is one.
     public let resume: Bool
     public let pool: ComputePool
+    /// Bytes of quantized weights kept dequantized in F32 (see ``TrainingGraph``); changes the
+    /// speed and memory, never the results.
+    public let floatCacheBytes: Int
     public let totalSteps: Int
     public let warmupSteps: Int
 
@@ -79,7 +82,7 @@ public final class Trainer: @unchecked Sendable {
 
     public init(model: Model, train: [TrainingGraph.Example], validation: [TrainingGraph.Example] = [],
                 configuration: TrainingConfiguration, outputFolder: String, datasetName: String? = nil, datasetSHA256: String? = nil,
-                resume: Bool = false, pool: ComputePool = .shared) throws {
+                resume: Bool = false, floatCacheBytes: Int = 1 << 30, pool: ComputePool = .shared) throws {
         try configuration.validate()
         guard !train.isEmpty else { throw TrainingError.invalidOption("there are no training examples") }
         for (i, example) in train.enumerated() where example.trainedCount == 0 {
@@ -94,6 +97,7 @@ public final class Trainer: @unchecked Sendable {
         self.datasetSHA256 = datasetSHA256
         self.resume = resume
         self.pool = pool
+        self.floatCacheBytes = floatCacheBytes
         let perStep = configuration.batchSize * configuration.gradientAccumulation
         totalSteps = configuration.steps ?? configuration.epochs * ((train.count + perStep - 1) / perStep)
         warmupSteps = min(totalSteps, configuration.warmupSteps ?? max(1, totalSteps / 20))
@@ -179,7 +183,7 @@ public final class Trainer: @unchecked Sendable {
             firstStep = checkpoint.step
         }
         progress(.started(totalSteps: totalSteps, resumedAt: firstStep))
-        let graph = TrainingGraph(model: model, checkpointing: configuration.gradientCheckpointing, pool: pool)
+        let graph = TrainingGraph(model: model, checkpointing: configuration.gradientCheckpointing, floatCacheBytes: floatCacheBytes, pool: pool)
         var gradients = [Float](repeating: 0, count: count)
         let clock = ContinuousClock()
         let start = clock.now

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // The backward of each elementwise and normalization op, beside the forward it differentiates
@@ -56,16 +57,11 @@ extension RotaryEmbedding {
 extension Activations {
     /// The backward of ``swiglu(gate:up:count:numerics:)`` (`h = silu(g) u`): from `dh`, writes
     /// `dGate = dh u silu'(g)` with `silu'(g) = sigmoid(g) (1 + g (1 - sigmoid(g)))`, and
-    /// `dUp = dh silu(g)`. `dGate` may be `dh`.
+    /// `dUp = dh silu(g)` (vectorized exp, as the forward's). `dGate` may be `dh`.
     public static func swigluBackward(
         gate: UnsafePointer<Float>, up: UnsafePointer<Float>, outputGradient dh: UnsafePointer<Float>, count: Int,
         gateGradient dGate: UnsafeMutablePointer<Float>, upGradient dUp: UnsafeMutablePointer<Float>
     ) {
-        for i in 0..<count {
-            let g = gate[i], sigmoid = 1 / (1 + expf(-g))
-            let d = dh[i]
-            dUp[i] = d * g * sigmoid
-            dGate[i] = d * up[i] * sigmoid * (1 + g * (1 - sigmoid))
-        }
+        loco_swiglu_backward_f32(gate, up, dh, dGate, dUp, count)
     }
 }

@@ -12,7 +12,8 @@ struct Train: ParsableCommand {
         abstract: "Train a LoRA adapter on JSONL chat data over a frozen quantized model.",
         discussion: """
             Each line of --data is {"messages":[{"role":"user","content":...},{"role":"assistant","content":...}]} \
-            (or {"conversations":[...]}); the loss counts only the assistant tokens. The output folder gets \
+            (or {"conversations":[...]}); the loss counts only the assistant tokens. Already tokenized data \
+            ({"tokens":[ids],"trained":[0|1,...]} per line) is used as it is. The output folder gets \
             adapter.gguf (llama.cpp), adapter_config.json + adapter_model.safetensors (PEFT), manifest.json, \
             training-log.csv, loss-curve.svg and checkpoint.safetensors (--resume continues from it).
             """)
@@ -80,6 +81,9 @@ struct Train: ParsableCommand {
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Megabytes of quantized weights kept dequantized in F32 for speed (0: dequantize as needed). Never changes results.")
+    var floatCacheMb = 1024
+
     @Flag(help: "Recompute each block's activations in the backward (less memory, about a third more time).")
     var gradientCheckpointing = false
 
@@ -140,21 +144,28 @@ struct Train: ParsableCommand {
             let path = try ModelStore().resolve(model)
             let file = try GGUFFile(contentsOf: path)
             let base = try Model(file: file)
-            let tokenizer = try Tokenizer(gguf: file)
-            let template = try ChatTemplate(gguf: file)
-            let dataset = try ChatDataset(contentsOf: data, template: template, tokenizer: tokenizer, maxSequenceLength: maxSeqLen)
-            let (trainPart, validationPart) = dataset.split(validationFraction: valFraction, seed: seed)
+            let sequences: [TrainingSequence], sha256: String, truncated: Int
+            if TokenDataset.looksPretokenized(data) {
+                let dataset = try TokenDataset(contentsOf: data, vocabularySize: base.vocabularySize, maxSequenceLength: maxSeqLen)
+                (sequences, sha256, truncated) = (dataset.sequences, dataset.sha256, dataset.truncatedCount)
+            } else {
+                let tokenizer = try Tokenizer(gguf: file)
+                let template = try ChatTemplate(gguf: file)
+                let dataset = try ChatDataset(contentsOf: data, template: template, tokenizer: tokenizer, maxSequenceLength: maxSeqLen)
+                (sequences, sha256, truncated) = (dataset.sequences, dataset.sha256, dataset.truncatedCount)
+            }
+            let (trainPart, validationPart) = TrainingSequence.split(sequences, validationFraction: valFraction, seed: seed)
             let examples = trainPart.map { TrainingGraph.Example(tokens: $0.tokens, trained: $0.trained) }
             let held = validationPart.map { TrainingGraph.Example(tokens: $0.tokens, trained: $0.trained) }
             let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
             let trainer = try Trainer(model: base, train: examples, validation: held, configuration: configuration, outputFolder: out,
-                                      datasetName: URL(fileURLWithPath: data).lastPathComponent, datasetSHA256: dataset.sha256,
-                                      resume: resume, pool: pool)
+                                      datasetName: URL(fileURLWithPath: data).lastPathComponent, datasetSHA256: sha256,
+                                      resume: resume, floatCacheBytes: floatCacheMb << 20, pool: pool)
             let tokens = examples.reduce(0) { $0 + $1.tokens.count }
             if !json {
                 print("model    \(path)")
                 print("data     \(data): \(examples.count) training, \(held.count) validation conversations, \(tokens) training tokens"
-                      + (dataset.truncatedCount > 0 ? ", \(dataset.truncatedCount) cut to \(maxSeqLen) tokens" : ""))
+                      + (truncated > 0 ? ", \(truncated) cut to \(maxSeqLen) tokens" : ""))
                 print("adapter  rank \(rank), alpha \(alpha), dropout \(dropout), \(configuration.targets.joined(separator: ","))")
                 print("steps    \(trainer.totalSteps) of \(batch) x \(gradAccum) sequences, lr \(lr), warm-up \(trainer.warmupSteps), threads \(pool.threadCount)")
             }

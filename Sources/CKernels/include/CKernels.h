@@ -117,8 +117,12 @@ void loco_dequantize_row_tq2_0(const void *x, float *y, size_t n);
 /// Softmax of n floats in place: subtract the maximum, exp (a vectorized exp within 2 ulp of
 /// expf), divide by the sum. Not ggml's order or exp: Numerics.llamaCpp has its own.
 void loco_softmax_f32(float *x, size_t n);
+/// The softmax of x in place, returning log(sum(exp(x))) (the log-sum-exp a cross-entropy needs).
+float loco_log_softmax_f32(float *x, size_t n);
 /// gate[i] = silu(gate[i]) * up[i], with the same exp.
 void loco_swiglu_f32(float *gate, const float *up, size_t n);
+/// The backward of loco_swiglu_f32 from dh: dgate = dh up silu'(gate), dup = dh silu(gate). dgate may be dh.
+void loco_swiglu_backward_f32(const float *gate, const float *up, const float *dh, float *dgate, float *dup, size_t n);
 /// y[r] = beta * y[r] + alpha * dot(a[r], x) for the `rows` rows of the row-major `rows` x `cols`
 /// matrix `a` (beta 0: y is only written). For small products (a LoRA factor times one
 /// activation row), where a BLAS call costs more than the arithmetic.
