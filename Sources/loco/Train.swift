@@ -119,6 +119,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // one line per step, also into a file or a pipe
         var configuration = TrainingConfiguration()
         configuration.rank = rank
         configuration.alpha = alpha

@@ -46,6 +46,37 @@ import Testing
         #expect(effect.maxRelative > 0.05, "the adapter must matter: \(effect)")
     }
 
+    /// An adapter trained here (`loco train`, release build: a few steps on the generated math
+    /// set, every projection adapted) loads in llama.cpp and gives the same logits as here: in
+    /// llama.cpp's order bit-identical, batched and token by token, from the GGUF LoRA and the
+    /// PEFT folder the trainer wrote. The training moved the logits away from the base's.
+    @Test func trainedAdapterMatchesLlamaCpp() throws {
+        guard Self.available, let model = Peers.defaultModel else { return }
+        let data = RandomModels.scratch("math"), out = RandomModels.scratch("trained")
+        var result = try run(ReleaseParityTests.releaseLoco, ["data", "math", "--out", data, "--train", "24", "--test", "1", "--seed", "3"])
+        try #require(result.status == 0, "loco data math: \(result.stderr)")
+        result = try run(ReleaseParityTests.releaseLoco, [
+            "train", "--model", model, "--data", data + "/train.jsonl", "--out", out, "--steps", "3", "--batch", "4",
+            "--max-seq-len", "128", "--lr", "5e-3", "--targets", "all", "--rank", "8", "--val-fraction", "0", "--quiet"])
+        try #require(result.status == 0, "loco train: \(result.stderr)")
+        let tokens = try LlamaCppPeer.tokenize(model: model, text: ReleaseParityTests.text, limit: 100)
+        let lora = out + "/adapter.gguf"
+        let batched = try LlamaCppPeer.logits(model: model, tokens: tokens, lora: lora)
+        let sequential = try LlamaCppPeer.logits(model: model, tokens: tokens, sequential: true, lora: lora)
+        let moved = LogitDistance(try LlamaCppPeer.logits(model: model, tokens: tokens), batched, vocabulary: 49152)
+        print("trained adapter: its effect on llama.cpp's logits \(moved)")
+        #expect(moved.maxAbsolute > 0.1, "training must have changed the adapter's output: \(moved)")
+        for adapter in [lora, out] {
+            let exact = LogitDistance(try ReleaseParityTests.loco(model, tokens: tokens, .init(numerics: "llama-cpp", adapters: [(adapter, Float(1))])),
+                                      batched, vocabulary: 49152)
+            let decode = LogitDistance(
+                try ReleaseParityTests.loco(model, tokens: tokens, .init(numerics: "llama-cpp", decode: true, adapters: [(adapter, Float(1))])),
+                sequential, vocabulary: 49152)
+            print("trained adapter \(adapter == lora ? "GGUF" : "PEFT"): llama-cpp order \(exact), decode \(decode)")
+            #expect(exact.maxAbsolute == 0 && decode.maxAbsolute == 0, "\(exact); decode \(decode)")
+        }
+    }
+
     /// SmolLM2-135M-Instruct as shipped (Q4_1, tied output) with a rank-16 adapter on q, k, v and
     /// o. In llama.cpp's order (`--numerics llama-cpp`: the base products as ggml, the F32 factors
     /// as llamafile's tinyBLAS for a batch and `ggml_vec_dot_f32` for one token, then scale and
