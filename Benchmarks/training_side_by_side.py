@@ -8,7 +8,11 @@
 
 The data: batch x steps random sequences of exactly seq-len tokens, every position but the first
 trained (the workload PEERS.md's PyTorch figures describe), written once as {"tokens", "trained"}
-JSON lines and given to both. Both run AdamW at lr 2e-4, LoRA dropout 0, no validation. Tokens per
+JSON lines and given to both; or, with --data, a pre-tokenized file such as `loco data tokenize`
+writes from chat JSONL (sequences of varying length, only the assistant's tokens trained). Then the
+peer pads each batch to seq-len and computes every position's logits, LocoLLM packs the sequences
+and computes logits only where the loss needs them; both are reported in real (unpadded) tokens per
+second: the mean sequence length times the batch over the mean step time. Both run AdamW at lr 2e-4, LoRA dropout 0, no validation. Tokens per
 second count batch x seq-len per step over the steps after the first two (warm-up: allocation,
 LocoLLM's one-time dequantization of the weights into its float cache). Peak RSS is each process's
 ru_maxrss, model load included. Needs scripts/install-training-peer.sh for the peer.
@@ -46,6 +50,12 @@ def write_data(path, count, length, vocab, seed):
             f.write(json.dumps({"tokens": tokens, "trained": [0] + [1] * (length - 1)}) + "\n")
 
 
+def mean_length(data, seq_len):
+    with open(data) as f:
+        lengths = [min(seq_len, len(json.loads(line)["tokens"])) for line in f if line.strip()]
+    return sum(lengths) / len(lengths)
+
+
 def run_loco(args, data, threads, out):
     targets = ",".join(t.replace("_proj", "") for t in args.targets.split(","))
     command = [args.loco, "train", "--model", args.model, "--data", data, "--out", out, "--steps", str(args.steps),
@@ -55,7 +65,9 @@ def run_loco(args, data, threads, out):
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
     with open(os.path.join(out, "training-log.csv")) as f:
         rows = list(csv.DictReader(f))
-    tokens = args.batch * args.seq_len
+    # Each step's time from its logged speed and the data's mean length (exact for the fixed-length
+    # random data; for --data the per-step lengths vary around the mean).
+    tokens = args.batch * mean_length(data, args.seq_len)
     seconds = sum(tokens / float(r["tokens_per_second"]) for r in rows[WARMUP:])
     result["steady_tokens_per_second"] = tokens * len(rows[WARMUP:]) / seconds
     return result
@@ -66,7 +78,9 @@ def run_peer(args, data, threads):
                "--rank", str(args.rank), "--alpha", str(2 * args.rank), "--targets", args.targets, "--batch", str(args.batch),
                "--seq-len", str(args.seq_len), "--steps", str(args.steps - WARMUP), "--warmup-steps", str(WARMUP),
                "--threads", str(threads)]
-    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    result["real_tokens_per_second"] = args.batch * mean_length(data, args.seq_len) / result["seconds_per_step"]
+    return result
 
 
 def main():
@@ -79,6 +93,7 @@ def main():
     p.add_argument("--rank", type=int, default=16)
     p.add_argument("--targets", default="q_proj,k_proj,v_proj,o_proj")
     p.add_argument("--loco", default=os.path.join(ROOT, ".build/release/loco"))
+    p.add_argument("--data", help="pre-tokenized JSONL ({\"tokens\", \"trained\"} lines) instead of random tokens")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     if args.steps <= WARMUP:
@@ -86,16 +101,18 @@ def main():
 
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        data = os.path.join(work, "tokens.jsonl")
-        write_data(data, args.batch * args.steps, args.seq_len, vocabulary(args.model), seed=0)
+        data = args.data
+        if data is None:
+            data = os.path.join(work, "tokens.jsonl")
+            write_data(data, args.batch * args.steps, args.seq_len, vocabulary(args.model), seed=0)
         for threads in [int(t) for t in args.threads.split(",")]:
             ours = run_loco(args, data, threads, os.path.join(work, "out-%d" % threads))
             peer = run_peer(args, data, threads)
             rows.append({
                 "threads": threads,
                 "loco_tokens_per_second": ours["steady_tokens_per_second"],
-                "peer_tokens_per_second": peer["tokens_per_second"],
-                "ratio": ours["steady_tokens_per_second"] / peer["tokens_per_second"],
+                "peer_tokens_per_second": peer["real_tokens_per_second"],
+                "ratio": ours["steady_tokens_per_second"] / peer["real_tokens_per_second"],
                 "loco_peak_rss_bytes": ours["peak_rss_bytes"],
                 "peer_peak_rss_bytes": peer["peak_rss_bytes"],
                 "loco_final_loss": ours["final_loss"],
@@ -104,8 +121,8 @@ def main():
         print(json.dumps({"model": os.path.basename(args.model), "batch": args.batch, "seq_len": args.seq_len,
                           "rank": args.rank, "targets": args.targets.split(","), "rows": rows}))
         return
-    print("LoRA training, %s, batch %d x %d tokens, rank %d, %s" % (os.path.basename(args.model), args.batch, args.seq_len,
-                                                                  args.rank, args.targets))
+    print("LoRA training, %s, batch %d x %d tokens, rank %d, %s, data %s" % (
+        os.path.basename(args.model), args.batch, args.seq_len, args.rank, args.targets, args.data or "random tokens"))
     print("threads  loco tok/s  pytorch+peft tok/s  ratio  loco peak RSS  pytorch peak RSS")
     for r in rows:
         print("%7d  %10.1f  %18.1f  %5.2f  %10.2f GB  %13.2f GB" % (

@@ -7,7 +7,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Write training and test data sets.",
-        subcommands: [Math.self]
+        subcommands: [Math.self, TokenizeChats.self]
     )
 
     struct Math: ParsableCommand {
@@ -55,6 +55,46 @@ struct DataCommand: ParsableCommand {
         private func write(_ lines: [String], to path: String) throws {
             let text = lines.map { $0 + "\n" }.joined()
             try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
+    }
+
+    /// `loco data tokenize`: chat JSONL to the pre-tokenized form `loco train` and the PyTorch
+    /// peer read, with the loss mask `loco train` uses.
+    struct TokenizeChats: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "tokenize",
+            abstract: "Render and tokenize chat JSONL with a model's template: {\"tokens\": [...], \"trained\": [0|1, ...]} per line.",
+            discussion: "trained marks the assistant tokens, as loco train's loss counts them. For inspecting masks and for other trainers.")
+
+        @Option(help: "The GGUF model whose template and tokenizer to use, or a name in the model store.")
+        var model: String?
+
+        @Option(help: "Chat JSONL.")
+        var data: String
+
+        @Option(help: "Output JSONL.")
+        var out: String
+
+        @Option(help: "Cut longer conversations to this many tokens.")
+        var maxSeqLen = 512
+
+        func run() throws {
+            do {
+                let file = try GGUFFile(contentsOf: try ModelStore().resolve(model))
+                let dataset = try ChatDataset(contentsOf: data, template: try ChatTemplate(gguf: file), tokenizer: try Tokenizer(gguf: file),
+                                              maxSequenceLength: maxSeqLen)
+                var text = ""
+                for sequence in dataset.sequences {
+                    text += "{\"tokens\": [" + sequence.tokens.map(String.init).joined(separator: ", ") + "], \"trained\": ["
+                        + sequence.trained.map { $0 ? "1" : "0" }.joined(separator: ", ") + "]}\n"
+                }
+                try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+                let tokens = dataset.sequences.reduce(0) { $0 + $1.tokens.count }
+                let trained = dataset.sequences.reduce(0) { $0 + $1.trainedCount }
+                print("wrote \(dataset.sequences.count) sequences, \(tokens) tokens (\(trained) trained) to \(out)")
+            } catch {
+                throw fail(error)
+            }
         }
     }
 }

@@ -119,7 +119,6 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        setvbuf(stdout, nil, _IOLBF, 0)  // one line per step, also into a file or a pipe
         var configuration = TrainingConfiguration()
         configuration.rank = rank
         configuration.alpha = alpha
@@ -164,21 +163,21 @@ struct Train: ParsableCommand {
                                       resume: resume, floatCacheBytes: floatCacheMb << 20, pool: pool)
             let tokens = examples.reduce(0) { $0 + $1.tokens.count }
             if !json {
-                print("model    \(path)")
-                print("data     \(data): \(examples.count) training, \(held.count) validation conversations, \(tokens) training tokens"
+                emit("model    \(path)")
+                emit("data     \(data): \(examples.count) training, \(held.count) validation conversations, \(tokens) training tokens"
                       + (truncated > 0 ? ", \(truncated) cut to \(maxSeqLen) tokens" : ""))
-                print("adapter  rank \(rank), alpha \(alpha), dropout \(dropout), \(configuration.targets.joined(separator: ","))")
-                print("steps    \(trainer.totalSteps) of \(batch) x \(gradAccum) sequences, lr \(lr), warm-up \(trainer.warmupSteps), threads \(pool.threadCount)")
+                emit("adapter  rank \(rank), alpha \(alpha), dropout \(dropout), \(configuration.targets.joined(separator: ","))")
+                emit("steps    \(trainer.totalSteps) of \(batch) x \(gradAccum) sequences, lr \(lr), warm-up \(trainer.warmupSteps), threads \(pool.threadCount)")
             }
             signal(SIGINT) { _ in trainingStopRequested.store(true, ordering: .relaxed) }
             var result: TrainingResult?
             try trainer.run(progress: { event in
                 switch event {
                 case .started(let total, let resumedAt) where resumedAt > 0 && !json:
-                    print("resuming at step \(resumedAt) of \(total)")
+                    emit("resuming at step \(resumedAt) of \(total)")
                 case .step(let p) where !json && !quiet:
                     let validation = p.validationLoss.map { String(format: "  val %.4f", $0) } ?? ""
-                    print(String(format: "step %5d/%d  loss %.4f", p.step, p.totalSteps, p.loss) + validation
+                    emit(String(format: "step %5d/%d  loss %.4f", p.step, p.totalSteps, p.loss) + validation
                           + String(format: "  lr %.2e  |g| %.3f  %.0f tok/s  ", p.learningRate, p.gradientNorm, p.tokensPerSecond)
                           + Self.duration(p.secondsLeft) + " left")
                 case .finished(let r):
@@ -199,13 +198,13 @@ struct Train: ParsableCommand {
                     ("targets", "[" + configuration.targets.map { "\"\($0)\"" }.joined(separator: ",") + "]"),
                     ("training_examples", "\(examples.count)"), ("out", "\"\(out)\""),
                 ]
-                print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+                emit("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
             } else {
-                print("done     \(result.steps) steps in \(Self.duration(result.seconds)), "
+                emit("done     \(result.steps) steps in \(Self.duration(result.seconds)), "
                       + String(format: "%.0f tokens/s, final loss %.4f", result.tokensPerSecond, result.finalLoss)
                       + (result.validationLoss.map { String(format: ", validation loss %.4f", $0) } ?? "")
                       + ", peak memory \(ByteFormat.string(peak))")
-                print("wrote    \(out)/adapter.gguf, adapter_model.safetensors, manifest.json, training-log.csv, loss-curve.svg")
+                emit("wrote    \(out)/adapter.gguf, adapter_model.safetensors, manifest.json, training-log.csv, loss-curve.svg")
             }
         } catch is CancellationError {
             throw fail("training stopped; the checkpoint of the last step is in \(out) (continue with --resume)")
@@ -220,5 +219,11 @@ struct Train: ParsableCommand {
         guard seconds.isFinite else { return "?" }
         let s = Int(seconds.rounded())
         return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+    }
+
+    /// Writes `line` to standard output at once (unbuffered), so each step shows up as it ends
+    /// also when the output goes to a file or a pipe.
+    func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 }
