@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks LocoLLM's LoRA gradients against PyTorch + PEFT on the same GGUF for one batch: a random
 # tiny llama and qwen3 model (and any GGUF given as arguments), every projection adapted, rank 4,
-# random A and nonzero B, two ragged sequences with partial loss masks. Optional: needs
+# random A and nonzero B, two ragged sequences with partial loss masks. PEFT folders hold llama's
+# query/key B rows in Hugging Face's order on both sides (--lora-layout hf). Optional: needs
 # scripts/install-training-peer.sh (torch, peft, transformers); not part of scripts/test.sh.
 #
 #   scripts/check-training-gradients.sh [MODEL.gguf ...]
@@ -30,7 +31,8 @@ for model in "${models[@]}"; do
         --targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj --seed 1
     python3 scripts/train_peer.py make-batch --model "$model" --out "$work/$name-batch.json" --sequences 2 --length 24 --ragged --seed 2
     "$loco" train-gradients --model "$model" --initial "$work/$name-init" --batch "$work/$name-batch.json" --out "$work/$name-ours"
-    python3 scripts/train_peer.py grads --model "$model" --init "$work/$name-init" --batch "$work/$name-batch.json" --out "$work/$name-peer"
+    python3 scripts/train_peer.py grads --model "$model" --init "$work/$name-init" --batch "$work/$name-batch.json" --out "$work/$name-peer" \
+        --lora-layout hf
     python3 scripts/train_peer.py compare "$work/$name-ours" "$work/$name-peer" --tolerance 1e-3 || status=1
 done
 exit $status

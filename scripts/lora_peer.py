@@ -39,6 +39,13 @@ def expected(folder):
     return manifest, pairs
 
 
+def expected_peft_b(folder, name, b):
+    """B as a PEFT folder holds it: the fixture's Hugging Face row order where it differs
+    (a llama base's attn_q / attn_k, expected/<target>.b-hf.f32), else the GGUF's."""
+    path = os.path.join(folder, name + ".b-hf.f32")
+    return np.fromfile(path, dtype="<f4").reshape(b.shape) if os.path.exists(path) else b
+
+
 def same_bits(x, y):
     return x.shape == y.shape and np.array_equal(x.astype("<f4").view("<u4"), y.astype("<f4").view("<u4"))
 
@@ -147,7 +154,7 @@ def read_peft(folder, expected_dir):
     for name, (A, B) in pairs.items():
         name_a, name_b, _ = peft_names(name)
         want[name_a] = A
-        want[name_b] = B
+        want[name_b] = expected_peft_b(expected_dir, name, B)
     if set(tensors) != set(want):
         problems.append("tensors differ: extra %s, missing %s" % (sorted(set(tensors) - set(want)), sorted(set(want) - set(tensors))))
     for name, values in want.items():

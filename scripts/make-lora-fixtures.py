@@ -14,11 +14,17 @@ OUT_DIR gets:
     expected/manifest.json              architecture, alpha, rank, and per target the shapes of
                                         A (rank x n_in) and B (n_out x rank) and their value files
     expected/<target>.a.f32, .b.f32     A and B, row-major little-endian float32
+    expected/<target>.b-hf.f32          B in Hugging Face's row order, where the PEFT folders differ
 
 Every value is non-zero and exactly representable in F32, F16 and BF16 (rounded to BF16's 8-bit
 significand, magnitudes at least 2^-14), so all variants hold identical values and a reader that
 loses or moves a value fails the comparison. Targets missing from the base (output of a tied
 model) are left out. Deterministic for a seed.
+
+The expected values and the GGUF files hold B in the base GGUF's row order. The PEFT folders hold it
+in Hugging Face's, as PEFT saves it: for a llama base the rows of attn_q's and attn_k's B are
+un-permuted (llama.cpp's converter interleaves each head's two RoPE halves; convert_lora_to_gguf.py
+applies the same permutation to lora_B).
 """
 import argparse
 import json
@@ -83,6 +89,19 @@ def write_safetensors(path, tensors, dtype):
             f.write(blob)
 
 
+def to_hf_rows(b, heads):
+    """GGUF row order -> Hugging Face's, within each of `heads` heads: GGUF row 2i + j is HF row
+    j * d/2 + i (the inverse of llama.cpp's permute)."""
+    rows, rank = b.shape
+    d = rows // heads
+    return b.reshape(heads, d // 2, 2, rank).swapaxes(1, 2).reshape(rows, rank)
+
+
+def field_int(reader, key):
+    field = reader.fields.get(key)
+    return None if field is None else int(field.parts[field.data[0]][0])
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("base")
@@ -127,11 +146,23 @@ def main():
         B = representable(rng.standard_normal((n_out, r)) * 0.05)
         pairs[name] = (A, B)
 
+    # B as PEFT holds it: a llama base's attn_q / attn_k rows in Hugging Face's order.
+    peft_b = {}
+    for name, (A, B) in pairs.items():
+        kind = name.split(".")[2] if name.startswith("blk.") else ""
+        if arch == "llama" and kind in ("attn_q", "attn_k"):
+            heads = field_int(reader, "llama.attention.head_count")
+            if kind == "attn_k":
+                heads = field_int(reader, "llama.attention.head_count_kv") or heads
+            peft_b[name] = to_hf_rows(B, heads)
+
     os.makedirs(os.path.join(a.out, "expected"), exist_ok=True)
     manifest = {"architecture": arch, "alpha": a.alpha, "rank": r, "targets": []}
     for name, (A, B) in pairs.items():
         A.astype("<f4").tofile(os.path.join(a.out, "expected", name + ".a.f32"))
         B.astype("<f4").tofile(os.path.join(a.out, "expected", name + ".b.f32"))
+        if name in peft_b:
+            peft_b[name].astype("<f4").tofile(os.path.join(a.out, "expected", name + ".b-hf.f32"))
         manifest["targets"].append({"name": name, "a_shape": list(A.shape), "b_shape": list(B.shape)})
     with open(os.path.join(a.out, "expected", "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
@@ -165,7 +196,7 @@ def main():
         tensors = []
         for name, (A, B) in pairs.items():
             name_a, name_b, _ = peft_names(name)
-            tensors += [(name_a, A), (name_b, B)]
+            tensors += [(name_a, A), (name_b, peft_b.get(name, B))]
         write_safetensors(os.path.join(folder, "adapter_model.safetensors"), tensors, dtype)
         with open(os.path.join(folder, "adapter_config.json"), "w") as f:
             json.dump(config, f, indent=2)

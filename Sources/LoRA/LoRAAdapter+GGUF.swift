@@ -1,4 +1,5 @@
 import GGUFFormat
+import Inference
 import Quantization
 
 /// llama.cpp's GGUF LoRA format: `general.type = adapter`, `general.architecture` equal to the
@@ -75,9 +76,16 @@ extension LoRAAdapter {
     /// atomically. `architecture` defaults to the recorded base architecture; a PEFT adapter
     /// records none, so it must be given. A rank-stabilized adapter is written with
     /// ``standardAlpha``, which gives llama.cpp the same scale.
-    public func writeGGUF(to path: String, architecture: String? = nil) throws {
-        guard let architecture = architecture ?? metadata.baseArchitecture else {
+    public func writeGGUF(to path: String, architecture: String? = nil, base: ModelConfiguration? = nil) throws {
+        guard let architecture = architecture ?? metadata.baseArchitecture ?? base?.architecture.rawValue else {
             throw LoRAError(.unknownArchitecture, path: path)
+        }
+        if metadata.rowOrder == .huggingFace, architecture == "llama", hasPermutedRows {
+            // A PEFT adapter's query/key rows go into the GGUF's order, as convert_lora_to_gguf.py writes them.
+            guard let base else {
+                throw LoRAError(.needsHeadCounts(target: targets.first { $0.contains(".attn_q.") || $0.contains(".attn_k.") }!), path: path)
+            }
+            return try reordered(to: .gguf, heads: base.headCount, kvHeads: base.kvHeadCount).writeGGUF(to: path, architecture: architecture)
         }
         var header = GGUFMetadata()
         header[GGUFKey.architecture] = .string(architecture)

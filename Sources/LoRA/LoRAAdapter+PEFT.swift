@@ -1,3 +1,5 @@
+import Inference
+
 /// PEFT's format: a folder with `adapter_config.json` (`r`, `lora_alpha`, `target_modules`,
 /// `base_model_name_or_path`, options) and `adapter_model.safetensors`, whose tensors are named
 /// `base_model.model.<module>.lora_A.weight` (`r x in`) and `.lora_B.weight` (`out x r`); an
@@ -64,14 +66,27 @@ extension LoRAAdapter {
         }
         try self.init(
             weights: weights, alpha: config.alpha, scaling: config.rankStabilized ? .rankStabilized : .standard,
-            metadata: Metadata(sourceFormat: .peft, path: folder, baseModel: config.baseModel))
+            metadata: Metadata(sourceFormat: .peft, path: folder, baseModel: config.baseModel, rowOrder: .huggingFace))
     }
 
     /// Writes the adapter as a PEFT folder: `adapter_model.safetensors` (F32) and then
     /// `adapter_config.json`, each atomically; the folder is created if missing (not its
     /// parents). An alpha of 0 (a GGUF file without alpha, scale 1) is written as `lora_alpha = r`,
     /// which gives PEFT the same scale.
-    public func writePEFT(to folder: String) throws {
+    ///
+    /// PEFT holds a llama model's query/key B rows in Hugging Face's order (see ``RowOrder``):
+    /// an adapter in the GGUF's order with such targets needs `base` (its head counts) to be
+    /// converted, and throws ``LoRAError/Kind/needsHeadCounts(target:)`` without it.
+    public func writePEFT(to folder: String, base: ModelConfiguration? = nil) throws {
+        if metadata.rowOrder == .gguf, hasPermutedRows {
+            if let base {
+                if base.architecture == .llama {
+                    return try reordered(to: .huggingFace, heads: base.headCount, kvHeads: base.kvHeadCount).writePEFT(to: folder)
+                }
+            } else if metadata.baseArchitecture != nil {
+                throw LoRAError(.needsHeadCounts(target: targets.first { $0.contains(".attn_q.") || $0.contains(".attn_k.") }!), path: folder)
+            }
+        }
         var writer = SafeTensorsWriter(metadata: ["format": "pt"])
         var modules = Set<String>()
         for target in targets {

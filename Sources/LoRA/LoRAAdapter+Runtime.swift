@@ -14,8 +14,9 @@ extension AdapterSet {
     /// ```
     public convenience init(model: Model, adapters: [(LoRAAdapter, Float)]) throws {
         var placements: [Placement] = []
-        for (adapter, userScale) in adapters {
-            try adapter.validate(against: model)
+        for (file, userScale) in adapters {
+            try file.validate(against: model)
+            let adapter = try file.inGGUFOrder(for: model.configuration)
             let scale = adapter.scale(userScale: userScale)
             for target in adapter.targets {
                 let pair = adapter.weights[target]!

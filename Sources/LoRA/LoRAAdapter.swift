@@ -89,6 +89,16 @@ public struct LoRAAdapter: Sendable, Equatable {
         case rankStabilized
     }
 
+    /// The order of the output rows of a llama model's query and key projections. llama.cpp's
+    /// converter permutes them (within each head, the two halves Hugging Face rotates are
+    /// interleaved, because ggml's RoPE rotates adjacent pairs), and `convert_lora_to_gguf.py`
+    /// permutes the rows of those projections' B the same way. A PEFT adapter holds them in
+    /// Hugging Face's order, a GGUF LoRA in the GGUF's; other architectures are not permuted.
+    public enum RowOrder: String, Sendable {
+        case gguf
+        case huggingFace
+    }
+
     /// Where the adapter came from and what it was made for.
     public struct Metadata: Sendable, Equatable {
         public enum SourceFormat: String, Sendable {
@@ -106,16 +116,19 @@ public struct LoRAAdapter: Sendable, Equatable {
         public var baseModel: String?
         /// GGUF's `general.name`.
         public var name: String?
+        /// The order of the rows of B for a llama base's `attn_q` and `attn_k` (see ``RowOrder``).
+        public var rowOrder: RowOrder
 
         public init(
             sourceFormat: SourceFormat = .memory, path: String? = nil, baseArchitecture: String? = nil,
-            baseModel: String? = nil, name: String? = nil
+            baseModel: String? = nil, name: String? = nil, rowOrder: RowOrder = .gguf
         ) {
             self.sourceFormat = sourceFormat
             self.path = path
             self.baseArchitecture = baseArchitecture
             self.baseModel = baseModel
             self.name = name
+            self.rowOrder = rowOrder
         }
     }
 

@@ -50,6 +50,9 @@ public struct LoRAError: Error, Sendable, Equatable, CustomStringConvertible {
         case unmappableTarget(target: String, format: String)
         /// Exporting to GGUF needs `general.architecture`, which a PEFT adapter does not carry.
         case unknownArchitecture
+        /// A llama adapter's query/key B rows must be reordered between Hugging Face's order
+        /// (PEFT) and the GGUF's, which takes the base's head counts.
+        case needsHeadCounts(target: String)
         case io(operation: String, path: String, errno: Int32, message: String)
     }
 
@@ -112,6 +115,8 @@ extension LoRAError.Kind {
             return "target '\(target)' has no name in \(format)"
         case .unknownArchitecture:
             return "the adapter's base architecture is unknown (PEFT adapters do not record it); pass the architecture to export GGUF"
+        case .needsHeadCounts(let target):
+            return "converting '\(target)' between PEFT's (Hugging Face) and GGUF's row order needs the base model's head counts; pass the base"
         case .io(let operation, let path, let errno, let message):
             return "\(operation) '\(path)' failed: \(message) (errno \(errno))"
         }

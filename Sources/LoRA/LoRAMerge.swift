@@ -1,4 +1,5 @@
 import GGUFFormat
+import Inference
 import Quantization
 
 #if canImport(Glibc)
@@ -70,6 +71,11 @@ extension LoRAAdapter {
         threads: Int? = nil, to path: String, progress: ((MergeProgress) -> Void)? = nil
     ) throws -> MergeSummary {
         try validate(against: base)
+        if metadata.rowOrder == .huggingFace, base.architecture == "llama", hasPermutedRows {
+            let c = try ModelConfiguration(metadata: base.metadata)
+            return try reordered(to: .gguf, heads: c.headCount, kvHeads: c.kvHeadCount).merge(
+                into: base, userScale: userScale, type: type, allowRequantize: allowRequantize, threads: threads, to: path, progress: progress)
+        }
         if let input = base.path, let a = LoRAAdapter.canonicalPath(input), let b = LoRAAdapter.canonicalPath(path), a == b {
             throw QuantizationError.outputIsInput(input)
         }

@@ -285,7 +285,7 @@ public final class Trainer: @unchecked Sendable {
 
     private func writeOutputs(adapter: LoRAAdapter, log: [TrainingProgress]) throws {
         try adapter.writeGGUF(to: outputFolder + "/adapter.gguf", architecture: model.configuration.architecture.rawValue)
-        try adapter.writePEFT(to: outputFolder)
+        try adapter.writePEFT(to: outputFolder, base: model.configuration)
         var manifest = AdapterManifest(name: Self.manifestName(folder: outputFolder), description: "LoRA trained by loco train",
                                        adapter: adapter, base: model.file)
         let c = configuration

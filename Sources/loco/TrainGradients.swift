@@ -25,8 +25,9 @@ struct TrainGradients: ParsableCommand {
     func run() throws {
         do {
             let base = try Model(contentsOf: try ModelStore().resolve(model))
-            let adapter = try LoRAAdapter(contentsOf: initial)
-            try adapter.validate(against: base)
+            let file = try LoRAAdapter(contentsOf: initial)
+            try file.validate(against: base)
+            let adapter = try file.inGGUFOrder(for: base.configuration)
             guard adapter.scaling == .standard else { throw ValidationError("rank-stabilized adapters are not supported here") }
             var targets = Set<AdapterSet.Target>()
             for name in adapter.targets {
@@ -62,7 +63,7 @@ struct TrainGradients: ParsableCommand {
             }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try LoRAAdapter(weights: weights, alpha: adapter.alpha, metadata: .init(baseArchitecture: base.configuration.architecture.rawValue))
-                .writePEFT(to: out)
+                .writePEFT(to: out, base: base.configuration)
             let json = "{\"loss\": \(loss.mean), \"trained_tokens\": \(loss.tokens)}\n"
             try Data(json.utf8).write(to: URL(fileURLWithPath: out + "/loss.json"), options: .atomic)
             print("loss \(loss.mean) over \(loss.tokens) trained tokens; gradients in \(out)")

@@ -48,8 +48,9 @@ import Testing
 
     /// An adapter trained here (`loco train`, release build: a few steps on the generated math
     /// set, every projection adapted) loads in llama.cpp and gives the same logits as here: in
-    /// llama.cpp's order bit-identical, batched and token by token, from the GGUF LoRA and the
-    /// PEFT folder the trainer wrote. The training moved the logits away from the base's.
+    /// llama.cpp's order bit-identical, from the GGUF LoRA and from the PEFT folder the trainer
+    /// wrote (Hugging Face's row order, put back in the GGUF's on loading). The training moved the
+    /// logits away from the base's. (Token-by-token decoding with an adapter: the fixture test below.)
     @Test func trainedAdapterMatchesLlamaCpp() throws {
         guard Self.available, let model = Peers.defaultModel else { return }
         let data = RandomModels.scratch("math"), out = RandomModels.scratch("trained")
@@ -62,18 +63,14 @@ import Testing
         let tokens = try LlamaCppPeer.tokenize(model: model, text: ReleaseParityTests.text, limit: 100)
         let lora = out + "/adapter.gguf"
         let batched = try LlamaCppPeer.logits(model: model, tokens: tokens, lora: lora)
-        let sequential = try LlamaCppPeer.logits(model: model, tokens: tokens, sequential: true, lora: lora)
         let moved = LogitDistance(try LlamaCppPeer.logits(model: model, tokens: tokens), batched, vocabulary: 49152)
         print("trained adapter: its effect on llama.cpp's logits \(moved)")
         #expect(moved.maxAbsolute > 0.1, "training must have changed the adapter's output: \(moved)")
         for adapter in [lora, out] {
             let exact = LogitDistance(try ReleaseParityTests.loco(model, tokens: tokens, .init(numerics: "llama-cpp", adapters: [(adapter, Float(1))])),
                                       batched, vocabulary: 49152)
-            let decode = LogitDistance(
-                try ReleaseParityTests.loco(model, tokens: tokens, .init(numerics: "llama-cpp", decode: true, adapters: [(adapter, Float(1))])),
-                sequential, vocabulary: 49152)
-            print("trained adapter \(adapter == lora ? "GGUF" : "PEFT"): llama-cpp order \(exact), decode \(decode)")
-            #expect(exact.maxAbsolute == 0 && decode.maxAbsolute == 0, "\(exact); decode \(decode)")
+            print("trained adapter \(adapter == lora ? "GGUF" : "PEFT"): llama-cpp order \(exact)")
+            #expect(exact.maxAbsolute == 0, "\(exact)")
         }
     }
 

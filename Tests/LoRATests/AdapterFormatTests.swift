@@ -1,5 +1,6 @@
 import Foundation
 import GGUFFormat
+import Inference
 import LoRA
 import Quantization
 import LocoTestSupport
@@ -39,12 +40,24 @@ import Testing
         #expect(llama.scale(userScale: 0.5) == 1)
     }
 
+    /// The base's configuration (head counts for the llama row order).
+    static func configuration(_ fixture: LoRAFixture) throws -> ModelConfiguration {
+        try ModelConfiguration(metadata: GGUFFile(contentsOf: fixture.base).metadata)
+    }
+
+    /// PEFT folders hold a llama base's query/key B rows in Hugging Face's order; put in the
+    /// base's order they are the GGUF adapter exactly. For llama the raw rows differ (the
+    /// permutation is real), for qwen3 they do not.
     @Test func peftFoldersGiveTheSameAdapterAsGGUF() throws {
         guard LoRAFixture.available else { return }
         for fixture in [try LoRAFixture.llama(), try LoRAFixture.qwen3()] {
             let gguf = try LoRAAdapter(contentsOf: fixture.gguf)
+            let configuration = try Self.configuration(fixture)
             for dtype in ["f32", "f16", "bf16"] {
-                let peft = try LoRAAdapter(contentsOf: fixture.peft(dtype))
+                let raw = try LoRAAdapter(contentsOf: fixture.peft(dtype))
+                #expect(raw.metadata.rowOrder == .huggingFace)
+                #expect((raw.weights == gguf.weights) == (configuration.architecture != .llama), "\(dtype)")
+                let peft = try raw.inGGUFOrder(for: configuration)
                 try expectExact(peft, fixture)
                 #expect(peft.weights == gguf.weights, "\(dtype)")
                 #expect(peft.metadata.sourceFormat == .peft)
@@ -60,16 +73,19 @@ import Testing
         let dir = try Repository.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let fixture = try LoRAFixture.llama()
+        let configuration = try Self.configuration(fixture)
         let original = try LoRAAdapter(contentsOf: fixture.ggufF16)
 
         try original.writeGGUF(to: dir + "/a.gguf")
         let viaGGUF = try LoRAAdapter(contentsOf: dir + "/a.gguf")
-        try original.writePEFT(to: dir + "/peft")
-        let viaPEFT = try LoRAAdapter(contentsOf: dir + "/peft")
-        // PEFT records no architecture: it must be given to go back to GGUF.
-        try viaPEFT.writeGGUF(to: dir + "/b.gguf", architecture: "llama")
+        // A llama adapter's query/key rows change order on the way to PEFT: that takes the base.
+        #expect(throws: LoRAError.self) { try original.writePEFT(to: dir + "/nobase") }
+        try original.writePEFT(to: dir + "/peft", base: configuration)
+        let viaPEFT = try LoRAAdapter(contentsOf: dir + "/peft").inGGUFOrder(for: configuration)
+        // PEFT records no architecture: it must be given to go back to GGUF, with the base for the rows.
+        try LoRAAdapter(contentsOf: dir + "/peft").writeGGUF(to: dir + "/b.gguf", architecture: "llama", base: configuration)
         let viaBoth = try LoRAAdapter(contentsOf: dir + "/b.gguf")
-        try viaGGUF.writePEFT(to: dir + "/peft2")
+        try viaGGUF.writePEFT(to: dir + "/peft2", base: configuration)
 
         for adapter in [viaGGUF, viaPEFT, viaBoth] {
             #expect(adapter.weights == original.weights)
@@ -95,7 +111,7 @@ import Testing
         for fixture in [try LoRAFixture.llama(), try LoRAFixture.qwen3()] {
             let adapter = try LoRAAdapter(contentsOf: fixture.peft("bf16"))
             let gguf = dir + "/\(UUID().uuidString).gguf"
-            try adapter.writeGGUF(to: gguf, architecture: try fixture.expected().architecture)
+            try adapter.writeGGUF(to: gguf, architecture: try fixture.expected().architecture, base: Self.configuration(fixture))
             let peft = dir + "/\(UUID().uuidString)"
             try adapter.writePEFT(to: peft)
             for (command, path) in [("read-gguf", gguf), ("read-peft", peft)] {
@@ -119,7 +135,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let llama = try LoRAFixture.llama()
         let qwen3 = try LoRAFixture.qwen3()
-        try LoRAAdapter(contentsOf: llama.peft("f16")).writeGGUF(to: dir + "/llama.gguf", architecture: "llama")
+        try LoRAAdapter(contentsOf: llama.peft("f16")).writeGGUF(to: dir + "/llama.gguf", architecture: "llama", base: Self.configuration(llama))
         try LoRAAdapter(contentsOf: qwen3.gguf).writeGGUF(to: dir + "/qwen3.gguf")
         for (base, adapter, loads) in [(llama.base, "llama.gguf", true), (qwen3.base, "qwen3.gguf", true), (llama.base, "qwen3.gguf", false)] {
             let result = try run("python3", [Repository.path("scripts/lora_peer.py"), "llama-load", base, dir + "/" + adapter])
@@ -135,8 +151,8 @@ import Testing
         config["r"] = 4
         config["lora_alpha"] = 8
         try writePEFTFolder(dir + "/rs", config: config, tensors: [
-            ("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", [4, 3]),
-            ("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", [5, 4]),
+            ("base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight", [4, 3]),
+            ("base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight", [5, 4]),
         ])
         let adapter = try LoRAAdapter(contentsOf: dir + "/rs")
         #expect(adapter.scaling == .rankStabilized)
@@ -152,7 +168,7 @@ import Testing
     }
 
     @Test func alphaZeroMeansUnscaled() throws {
-        let adapter = try memoryAdapter(["blk.0.attn_q.weight": (3, 5)], rank: 2, alpha: 0, architecture: "llama")
+        let adapter = try memoryAdapter(["blk.0.attn_v.weight": (3, 5)], rank: 2, alpha: 0, architecture: "llama")
         #expect(adapter.scale(userScale: 0.75) == 0.75)
         let dir = try Repository.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

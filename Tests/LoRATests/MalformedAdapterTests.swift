@@ -257,6 +257,8 @@ extension AdapterFormatTests {
         let anonymous = try memoryAdapter([MalformedAdapterTests.q: (4, 4)])
         expectLoRAError({ try anonymous.writeGGUF(to: dir + "/a.gguf") }) { $0 == .unknownArchitecture }
         expectLoRAError({ try anonymous.writePEFT(to: dir + "/missing/peft") }) { if case .io(operation: "create folder", _, _, _) = $0 { true } else { false } }
+        let llama = try memoryAdapter([MalformedAdapterTests.q: (4, 4)], architecture: "llama")
+        expectLoRAError({ try llama.writePEFT(to: dir + "/llama") }) { $0 == .needsHeadCounts(target: MalformedAdapterTests.q) }
         #expect(throws: GGUFError.self) { try anonymous.writeGGUF(to: dir + "/missing/a.gguf", architecture: "llama") }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GGUFFormat
+import Inference
 @testable import LoRA
 import LocoTestSupport
 import Testing
@@ -169,7 +170,9 @@ import Testing
         #expect(try registry.manifest(named: "llama-gguf") == manifest)
         #expect(try registry.validate(named: "llama-gguf", against: base) == manifest)
         #expect(try registry.validate(named: "llama-peft", against: base) == peftManifest)
-        #expect(try registry.load(named: "llama-peft").adapter.weights == LoRAAdapter(contentsOf: fixture.gguf).weights)
+        let configuration = try ModelConfiguration(metadata: GGUFFile(contentsOf: fixture.base).metadata)
+        #expect(try registry.load(named: "llama-peft").adapter.inGGUFOrder(for: configuration).weights
+                == LoRAAdapter(contentsOf: fixture.gguf).weights)
 
         #expect(try registry.resolve("llama-gguf") == entry + "/adapter.gguf")
         #expect(try registry.resolve("llama-peft") == registry.folder + "/llama-peft/peft")

@@ -56,7 +56,7 @@ import Testing
         #expect(steps.filter { $0.validationLoss != nil }.map(\.step) == [5, 10, 15, 20])
 
         let gguf = try LoRAAdapter(contentsOf: out + "/adapter.gguf")
-        let peft = try LoRAAdapter(peftFolder: out)
+        let peft = try LoRAAdapter(peftFolder: out).inGGUFOrder(for: model.configuration)
         #expect(gguf.weights == result.adapter.weights)
         #expect(peft.weights == result.adapter.weights)
         #expect(gguf.alpha == 8 && gguf.rank == 4 && gguf.targets.count == 4 * 5)
