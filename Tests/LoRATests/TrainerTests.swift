@@ -126,6 +126,44 @@ import Testing
         }
     }
 
+    /// The progress stream reports every step and the result; cancelling the consuming task
+    /// stops training after the step in progress, with a checkpoint to resume from.
+    @Test func eventStreamAndCancellation() async throws {
+        let model = try Model(contentsOf: RandomModels.path("llama-f32"))
+        let data = Self.examples(count: 8, vocabulary: model.vocabularySize)
+        let done = try Trainer(model: model, train: data, configuration: Self.configuration(steps: 3), outputFolder: Self.folder("events"))
+        var steps = 0, finished = false
+        for try await event in done.events() {
+            if case .step = event { steps += 1 }
+            if case .finished(let result) = event { finished = result.steps == 3 }
+        }
+        #expect(steps == 3 && finished)
+
+        let out = Self.folder("cancelled")
+        let trainer = try Trainer(model: model, train: data, configuration: Self.configuration(steps: 50), outputFolder: out)
+        let task = Task {
+            var seen = 0
+            for try await event in trainer.events() {
+                if case .step = event {
+                    seen += 1
+                    if seen == 2 { withUnsafeCurrentTask { $0?.cancel() } }
+                }
+            }
+            return seen
+        }
+        let result = await task.result
+        switch result {
+        case .success(let seen): #expect(seen < 50, "training went on after cancellation")
+        case .failure(let error): #expect(error is CancellationError, "\(error)")
+        }
+        // The training task stops at its next step boundary, writing the checkpoint.
+        let checkpoint = out + "/" + Trainer.checkpointName
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: checkpoint) { try await Task.sleep(nanoseconds: 100_000_000) }
+        #expect(FileManager.default.fileExists(atPath: checkpoint))
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        #expect(!FileManager.default.fileExists(atPath: out + "/adapter.gguf"), "training went on to the end")
+    }
+
     @Test func scheduleWarmsUpThenDecays() throws {
         let model = try Model(contentsOf: RandomModels.path("llama-f32"))
         var c = Self.configuration(steps: 10)
