@@ -1,6 +1,7 @@
 import Foundation
 import GGUFFormat
 import Inference
+import Synchronization
 import Tensor
 
 /// One optimizer step's figures, as the progress stream and `training-log.csv` report them.
@@ -30,6 +31,36 @@ public enum TrainingEvent: Sendable {
     case step(TrainingProgress)
     case checkpoint(step: Int, path: String)
     case finished(TrainingResult)
+}
+
+/// The events of a training run (``Trainer/events()``). Asking for the next event from a
+/// cancelled task ends the sequence and stops the run, even when events are waiting.
+public struct TrainingEvents: AsyncSequence, Sendable {
+    public typealias Element = TrainingEvent
+    let stream: AsyncThrowingStream<TrainingEvent, any Error>
+    let stop: StopFlag
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<TrainingEvent, any Error>.AsyncIterator
+        let stop: StopFlag
+
+        public mutating func next() async throws -> TrainingEvent? {
+            if Task.isCancelled {
+                stop.set()
+                return nil
+            }
+            return try await base.next()
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: stream.makeAsyncIterator(), stop: stop) }
+}
+
+/// A flag one thread sets and another polls.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }
 
 /// What a finished training run produced.
@@ -142,20 +173,26 @@ public final class Trainer: @unchecked Sendable {
 
     // MARK: Running
 
-    /// Runs training on a separate task and streams its events; cancelling the consuming task
-    /// (or dropping the stream) stops training after the step in progress, with a checkpoint.
-    public func events() -> AsyncThrowingStream<TrainingEvent, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task.detached { [self] in
+    /// Runs training on a thread of its own (not the concurrency pool: a run is minutes of
+    /// blocking work) and streams its events. Cancelling the consuming task ends the stream at
+    /// the next event it asks for and stops training after the step in progress, with a
+    /// checkpoint; a run that fails ends the stream with its error.
+    public func events() -> TrainingEvents {
+        let stop = StopFlag()
+        let stream = AsyncThrowingStream<TrainingEvent, any Error> { continuation in
+            let thread = Thread { [self] in
                 do {
-                    _ = try self.run(progress: { continuation.yield($0) })
+                    _ = try self.run(progress: { continuation.yield($0) }, shouldStop: { stop.isSet })
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
                 }
             }
-            continuation.onTermination = { _ in task.cancel() }
+            thread.stackSize = 8 << 20
+            thread.start()
+            continuation.onTermination = { _ in stop.set() }
         }
+        return TrainingEvents(stream: stream, stop: stop)
     }
 
     /// Runs training to the end on the calling thread, reporting each event to `progress`.
