@@ -72,13 +72,7 @@ public struct ChatDataset: Sendable {
     ///   `maxSequenceLength` tokens (at least 2).
     /// - Throws: ``TrainingDataError`` for an unreadable file or the first unusable line.
     public init(contentsOf path: String, template: ChatTemplate, tokenizer: Tokenizer, maxSequenceLength: Int) throws {
-        let bytes: [UInt8]
-        do {
-            bytes = try FileSystem.read(path, limit: ChatDataset.maximumFileBytes)
-        } catch {
-            throw TrainingDataError(.io(operation: error.operation, path: error.path, errno: error.code, message: error.message))
-        }
-        try self.init(jsonl: bytes, source: path, template: template, tokenizer: tokenizer, maxSequenceLength: maxSequenceLength)
+        try self.init(jsonl: ChatDataset.readFile(path), source: path, template: template, tokenizer: tokenizer, maxSequenceLength: maxSequenceLength)
     }
 
     /// Tokenizes JSONL text; `source` names it in errors and becomes `path`.
@@ -109,9 +103,7 @@ public struct ChatDataset: Sendable {
             }
         }
         guard !sequences.isEmpty else { throw TrainingDataError(.noConversations, path: source) }
-        var hasher = SHA256()
-        hasher.update(bytes)
-        self.sha256 = SHA256.hexString(hasher.finalize())
+        self.sha256 = ChatDataset.sha256(bytes)
         self.sequences = sequences
         self.lineNumbers = lineNumbers
         self.path = source
@@ -162,7 +154,16 @@ extension TrainingSequence {
 extension ChatDataset {
     /// Each non-blank line's conversation with its 1-based line number.
     static func numberedConversations(jsonl bytes: [UInt8], source: String?) throws -> [(line: Int, messages: [ChatMessage])] {
-        var result: [(line: Int, messages: [ChatMessage])] = []
+        try numberedLines(jsonl: bytes, source: source, conversation).map { (line: $0.line, messages: $0.value) }
+    }
+
+    /// `parse` of each non-blank line of JSONL text with its 1-based line number (a UTF-8 byte
+    /// order mark and CR before LF are not part of a line). A ``TrainingDataError`` from `parse`
+    /// gets `source` and the line.
+    static func numberedLines<Value>(jsonl bytes: [UInt8], source: String?, _ parse: ([UInt8]) throws -> Value) throws
+        -> [(line: Int, value: Value)]
+    {
+        var result: [(line: Int, value: Value)] = []
         var start = 0
         var line = 0
         // A UTF-8 byte order mark before the first line is not part of it.
@@ -176,7 +177,7 @@ extension ChatDataset {
             start = end + 1
             guard !text.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { continue }
             do {
-                result.append((line, try conversation(Array(text))))
+                result.append((line, try parse(Array(text))))
             } catch var error as TrainingDataError {
                 error.path = source
                 error.line = line
@@ -184,6 +185,22 @@ extension ChatDataset {
             }
         }
         return result
+    }
+
+    /// The bytes of the data file at `path` (at most ``maximumFileBytes``).
+    static func readFile(_ path: String) throws -> [UInt8] {
+        do {
+            return try FileSystem.read(path, limit: ChatDataset.maximumFileBytes)
+        } catch {
+            throw TrainingDataError(.io(operation: error.operation, path: error.path, errno: error.code, message: error.message))
+        }
+    }
+
+    /// Hex SHA-256 of a data file's bytes.
+    static func sha256(_ bytes: [UInt8]) -> String {
+        var hasher = SHA256()
+        hasher.update(bytes)
+        return SHA256.hexString(hasher.finalize())
     }
 
     /// The messages of one line's JSON.

@@ -80,11 +80,9 @@ extension LoRAAdapter {
         guard let architecture = architecture ?? metadata.baseArchitecture ?? base?.architecture.rawValue else {
             throw LoRAError(.unknownArchitecture, path: path)
         }
-        if metadata.rowOrder == .huggingFace, architecture == "llama", hasPermutedRows {
+        if metadata.rowOrder == .huggingFace, architecture == "llama", let permuted = firstPermutedTarget {
             // A PEFT adapter's query/key rows go into the GGUF's order, as convert_lora_to_gguf.py writes them.
-            guard let base else {
-                throw LoRAError(.needsHeadCounts(target: targets.first { $0.contains(".attn_q.") || $0.contains(".attn_k.") }!), path: path)
-            }
+            guard let base else { throw LoRAError(.needsHeadCounts(target: permuted), path: path) }
             return try reordered(to: .gguf, heads: base.headCount, kvHeads: base.kvHeadCount).writeGGUF(to: path, architecture: architecture)
         }
         var header = GGUFMetadata()

@@ -78,13 +78,13 @@ extension LoRAAdapter {
     /// an adapter in the GGUF's order with such targets needs `base` (its head counts) to be
     /// converted, and throws ``LoRAError/Kind/needsHeadCounts(target:)`` without it.
     public func writePEFT(to folder: String, base: ModelConfiguration? = nil) throws {
-        if metadata.rowOrder == .gguf, hasPermutedRows {
+        if metadata.rowOrder == .gguf, let permuted = firstPermutedTarget {
             if let base {
                 if base.architecture == .llama {
                     return try reordered(to: .huggingFace, heads: base.headCount, kvHeads: base.kvHeadCount).writePEFT(to: folder)
                 }
             } else if metadata.baseArchitecture != nil {
-                throw LoRAError(.needsHeadCounts(target: targets.first { $0.contains(".attn_q.") || $0.contains(".attn_k.") }!), path: folder)
+                throw LoRAError(.needsHeadCounts(target: permuted), path: folder)
             }
         }
         var writer = SafeTensorsWriter(metadata: ["format": "pt"])

@@ -49,10 +49,10 @@ extension LoRAAdapter {
         return try reordered(to: .gguf, heads: configuration.headCount, kvHeads: configuration.kvHeadCount)
     }
 
-    /// Whether converting between the two row orders would move any row: a llama adapter (as far
-    /// as its metadata says) with query or key targets.
-    var hasPermutedRows: Bool {
-        (metadata.baseArchitecture ?? "llama") == "llama"
-            && targets.contains { $0.hasSuffix(".attn_q.weight") || $0.hasSuffix(".attn_k.weight") }
+    /// The first target whose rows converting between the two row orders would move: a query
+    /// or key target of a llama adapter (as far as its metadata says), or nil.
+    var firstPermutedTarget: String? {
+        guard (metadata.baseArchitecture ?? "llama") == "llama" else { return nil }
+        return targets.first { $0.hasSuffix(".attn_q.weight") || $0.hasSuffix(".attn_k.weight") }
     }
 }

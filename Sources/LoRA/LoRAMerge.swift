@@ -71,7 +71,7 @@ extension LoRAAdapter {
         threads: Int? = nil, to path: String, progress: ((MergeProgress) -> Void)? = nil
     ) throws -> MergeSummary {
         try validate(against: base)
-        if metadata.rowOrder == .huggingFace, base.architecture == "llama", hasPermutedRows {
+        if metadata.rowOrder == .huggingFace, base.architecture == "llama", firstPermutedTarget != nil {
             let c = try ModelConfiguration(metadata: base.metadata)
             return try reordered(to: .gguf, heads: c.headCount, kvHeads: c.kvHeadCount).merge(
                 into: base, userScale: userScale, type: type, allowRequantize: allowRequantize, threads: threads, to: path, progress: progress)

@@ -1,5 +1,4 @@
 import Foundation
-import Inference
 
 /// Training data already tokenized: JSON lines `{"tokens": [ids], "trained": [0|1, ...]}`
 /// (`trained` optional: every position but the first), the form PyTorch benchmarks and custom
@@ -11,35 +10,33 @@ public struct TokenDataset: Sendable {
     public let truncatedCount: Int
 
     public init(contentsOf path: String, vocabularySize: Int, maxSequenceLength: Int) throws {
-        let bytes: [UInt8]
-        do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw TrainingDataError(.io(operation: "read", path: path, errno: 0, message: "\(error)"), path: path)
-        }
-        try self.init(jsonl: bytes, source: path, vocabularySize: vocabularySize, maxSequenceLength: maxSequenceLength)
+        try self.init(jsonl: ChatDataset.readFile(path), source: path, vocabularySize: vocabularySize, maxSequenceLength: maxSequenceLength)
     }
 
     public init(jsonl bytes: [UInt8], source: String?, vocabularySize: Int, maxSequenceLength: Int) throws {
-        var sequences: [TrainingSequence] = []
         var truncated = 0
-        for (index, line) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
-            func error(_ kind: TrainingDataError.Kind) -> TrainingDataError { TrainingDataError(kind, path: source, line: index + 1) }
-            guard line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { continue }
-            let value: Any
-            do { value = try JSONSerialization.jsonObject(with: Data(line)) } catch let failure { throw error(.invalidJSON("\(failure.localizedDescription)")) }
-            guard let object = value as? [String: Any] else { throw error(.notAnObject(found: "\(type(of: value))")) }
-            guard let tokens = object["tokens"] as? [Int], !tokens.isEmpty else {
-                throw error(.invalidValue(key: "tokens", found: object["tokens"].map { "\(type(of: $0))" } ?? "nothing",
-                                          expected: "a non-empty array of token ids"))
+        let lines = try ChatDataset.numberedLines(jsonl: bytes, source: source) { text -> TrainingSequence in
+            let value: JSONValue
+            do { value = try JSONParser.parse(text) } catch let failure as JSONSyntaxError { throw TrainingDataError(.invalidJSON(failure.description)) }
+            guard case .object(let object) = value else { throw TrainingDataError(.notAnObject(found: value.kindName)) }
+            guard case .array(let items)? = object["tokens"], !items.isEmpty else {
+                throw TrainingDataError(.invalidValue(key: "tokens", found: object["tokens"]?.kindName ?? "nothing",
+                                                      expected: "a non-empty array of token ids"))
             }
-            if let bad = tokens.first(where: { $0 < 0 || $0 >= vocabularySize }) {
-                throw error(.invalidValue(key: "tokens", found: "\(bad)", expected: "ids below the vocabulary size \(vocabularySize)"))
+            let tokens = try items.map { item -> Int in
+                guard let id = item.nonNegativeInteger, id < vocabularySize else {
+                    let found = if case .number(let text) = item { text } else { item.kindName }
+                    throw TrainingDataError(.invalidValue(key: "tokens", found: found, expected: "ids below the vocabulary size \(vocabularySize)"))
+                }
+                return id
             }
             var trained = tokens.indices.map { $0 > 0 }
             if let flags = object["trained"] {
-                guard let values = flags as? [Int], values.count == tokens.count else {
-                    throw error(.invalidValue(key: "trained", found: "\(type(of: flags))", expected: "an array of 0 and 1 as long as tokens"))
+                let bits = if case .array(let values) = flags { values.compactMap(\.nonNegativeInteger) } else { [Int]() }
+                guard bits.count == tokens.count else {
+                    throw TrainingDataError(.invalidValue(key: "trained", found: flags.kindName, expected: "an array of 0 and 1 as long as tokens"))
                 }
-                trained = values.enumerated().map { $0.offset > 0 && $0.element != 0 }
+                trained = bits.enumerated().map { $0.offset > 0 && $0.element != 0 }
             }
             var kept = tokens
             if kept.count > maxSequenceLength {
@@ -48,15 +45,13 @@ public struct TokenDataset: Sendable {
                 truncated += 1
             }
             guard trained.contains(true) else {
-                throw error(.nothingTrainedAfterTruncation(tokens: tokens.count, maxSequenceLength: maxSequenceLength))
+                throw TrainingDataError(.nothingTrainedAfterTruncation(tokens: tokens.count, maxSequenceLength: maxSequenceLength))
             }
-            sequences.append(TrainingSequence(tokens: kept, trained: trained))
+            return TrainingSequence(tokens: kept, trained: trained)
         }
-        guard !sequences.isEmpty else { throw TrainingDataError(.noConversations, path: source) }
-        self.sequences = sequences
-        var hasher = SHA256()
-        hasher.update(bytes)
-        sha256 = SHA256.hexString(hasher.finalize())
+        guard !lines.isEmpty else { throw TrainingDataError(.noConversations, path: source) }
+        sequences = lines.map { $0.value }
+        sha256 = ChatDataset.sha256(bytes)
         truncatedCount = truncated
     }
 

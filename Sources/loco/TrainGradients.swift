@@ -55,15 +55,10 @@ struct TrainGradients: ParsableCommand {
             var gradients = [Float](repeating: 0, count: lora.parameters.count)
             let loss = try TrainingGraph(model: base).accumulateGradients(examples, lora: lora, into: &gradients,
                                                                           lossScale: 1 / Float(max(1, count)))
-            var weights: [String: LoRAWeights] = [:]
-            for slot in lora.slots {
-                weights["blk.\(slot.layer).\(slot.target.rawValue).weight"] = LoRAWeights(
-                    a: LoRAMatrix(rows: slot.rank, columns: slot.inputs, values: Array(gradients[slot.offset..<slot.bOffset])),
-                    b: LoRAMatrix(rows: slot.outputs, columns: slot.rank, values: Array(gradients[slot.bOffset..<(slot.offset + slot.count)])))
-            }
+            var gradientLoRA = lora
+            gradientLoRA.parameters = gradients
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            try LoRAAdapter(weights: weights, alpha: adapter.alpha, metadata: .init(baseArchitecture: base.configuration.architecture.rawValue))
-                .writePEFT(to: out, base: base.configuration)
+            try Trainer.adapter(gradientLoRA, model: base).writePEFT(to: out, base: base.configuration)
             let json = "{\"loss\": \(loss.mean), \"trained_tokens\": \(loss.tokens)}\n"
             try Data(json.utf8).write(to: URL(fileURLWithPath: out + "/loss.json"), options: .atomic)
             print("loss \(loss.mean) over \(loss.tokens) trained tokens; gradients in \(out)")
