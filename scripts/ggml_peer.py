@@ -70,7 +70,14 @@ _libs = {}
 
 
 def library_dir():
-    """The folder with llama-cpp-python's ggml libraries (ImportError when it is not installed)."""
+    """The folder with llama-cpp-python's ggml libraries (ImportError when it is not installed):
+    LLAMA_CPP_LIB_PATH when set (as llama-cpp-python itself honours it; the AVX2 build that
+    scripts/install-peers.sh puts together on AVX-512 machines), else the package's own."""
+    override = os.environ.get("LLAMA_CPP_LIB_PATH")
+    if override:
+        if not os.path.isfile(os.path.join(override, "libggml-cpu.so")):
+            raise ImportError(f"LLAMA_CPP_LIB_PATH={override} holds no libggml-cpu.so")
+        return override
     import importlib.util
     spec = importlib.util.find_spec("llama_cpp")
     if spec is None or spec.origin is None:

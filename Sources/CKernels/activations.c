@@ -179,6 +179,10 @@ A2 static void swiglu_avx2(float *gate, const float *up, size_t n) {
 }
 #endif
 
+#if defined(__aarch64__)
+#include "activations_neon.h"
+#endif
+
 #if defined(__x86_64__)
 #define LOCO_DISPATCH_EXP(kernel, ...)                                                              \
     do {                                                                                            \
@@ -188,6 +192,12 @@ A2 static void swiglu_avx2(float *gate, const float *up, size_t n) {
             kernel##_avx2(__VA_ARGS__);                                                             \
             return;                                                                                 \
         }                                                                                           \
+        kernel##_scalar(__VA_ARGS__);                                                               \
+    } while (0)
+#elif defined(__aarch64__)
+#define LOCO_DISPATCH_EXP(kernel, ...)                                                              \
+    do {                                                                                            \
+        if (loco_cpu_features() & LOCO_CPU_NEON) { kernel##_neon(__VA_ARGS__); return; }            \
         kernel##_scalar(__VA_ARGS__);                                                               \
     } while (0)
 #else
@@ -201,6 +211,12 @@ A2 static void swiglu_avx2(float *gate, const float *up, size_t n) {
         if (f_ & LOCO_CPU_AVX512F) return kernel##_avx512(__VA_ARGS__);                             \
         if ((f_ & (LOCO_CPU_AVX2 | LOCO_CPU_FMA)) == (LOCO_CPU_AVX2 | LOCO_CPU_FMA))                 \
             return kernel##_avx2(__VA_ARGS__);                                                      \
+        return kernel##_scalar(__VA_ARGS__);                                                        \
+    } while (0)
+#elif defined(__aarch64__)
+#define LOCO_DISPATCH_EXP_VALUE(kernel, ...)                                                        \
+    do {                                                                                            \
+        if (loco_cpu_features() & LOCO_CPU_NEON) return kernel##_neon(__VA_ARGS__);                 \
         return kernel##_scalar(__VA_ARGS__);                                                        \
     } while (0)
 #else

@@ -5,6 +5,11 @@
 #include <immintrin.h>
 #endif
 
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#include "convert_neon.h"
+#endif
+
 float loco_f16_to_f32_scalar(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1Fu;
@@ -59,10 +64,16 @@ void loco_f16_to_f32_row(const uint16_t *src, float *dst, size_t count) {
     if (f & LOCO_CPU_AVX512F) { f16_row_avx512(src, dst, count); return; }
     if ((f & LOCO_CPU_F16C) && (f & LOCO_CPU_AVX2)) { f16_row_f16c(src, dst, count); return; }
 #endif
+#if defined(__aarch64__)
+    if (loco_cpu_features() & LOCO_CPU_NEON) { f16_row_neon(src, dst, count); return; }
+#endif
     f16_row_scalar(src, dst, count);
 }
 
 void loco_bf16_to_f32_row(const uint16_t *src, float *dst, size_t count) {
+#if defined(__aarch64__)
+    if (loco_cpu_features() & LOCO_CPU_NEON) { bf16_row_neon(src, dst, count); return; }
+#endif
     for (size_t i = 0; i < count; i++) {
         uint32_t bits = (uint32_t)src[i] << 16;
         memcpy(dst + i, &bits, sizeof bits);
@@ -119,10 +130,16 @@ void loco_f32_to_f16_row(const float *src, uint16_t *dst, size_t count) {
     uint32_t f = loco_cpu_features();
     if ((f & LOCO_CPU_F16C) && (f & LOCO_CPU_AVX2)) { f32_to_f16_row_f16c(src, dst, count); return; }
 #endif
+#if defined(__aarch64__)
+    if (loco_cpu_features() & LOCO_CPU_NEON) { f32_to_f16_row_neon(src, dst, count); return; }
+#endif
     f32_to_f16_row_scalar(src, dst, count);
 }
 
 void loco_f32_to_bf16_row(const float *src, uint16_t *dst, size_t count) {
+#if defined(__aarch64__)
+    if (loco_cpu_features() & LOCO_CPU_NEON) { f32_to_bf16_row_neon(src, dst, count); return; }
+#endif
     for (size_t i = 0; i < count; i++) {
         uint32_t x;
         memcpy(&x, src + i, sizeof x);

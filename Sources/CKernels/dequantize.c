@@ -206,6 +206,17 @@ static void dequantize_tq2_0_scalar(const blk_tq2_0 *x, float *y, size_t nb) {
         if ((f_ & avx2_) == avx2_) { kernel##_avx2(x, y, nb); return; }                             \
         kernel##_scalar(x, y, nb);                                                                  \
     } while (0)
+#elif defined(__aarch64__)
+
+// MARK: - NEON
+
+#include "dequantize_neon.h"
+
+#define LOCO_DISPATCH_DQ(kernel, x, y, nb)                                                          \
+    do {                                                                                            \
+        if (loco_cpu_features() & LOCO_CPU_NEON) { kernel##_neon(x, y, nb); return; }               \
+        kernel##_scalar(x, y, nb);                                                                  \
+    } while (0)
 #else
 #define LOCO_DISPATCH_DQ(kernel, x, y, nb) kernel##_scalar(x, y, nb)
 #endif

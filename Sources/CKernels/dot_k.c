@@ -428,6 +428,28 @@ A2 static float dot_tq2_0_avx2(size_t nb, const blk_tq2_0 *x, const blk_q8_K *y)
 
 #endif
 
+#if defined(__aarch64__)
+
+// MARK: - NEON, with the dot product instructions and without
+
+#define LOCO_NEON_ATTR __attribute__((target("dotprod")))
+#define LOCO_NEON_NAME(name) name##_neondot
+#define LOCO_SDOT(acc, w, a) vdotq_s32(acc, w, a)
+#include "dot_neon_k.h"
+#undef LOCO_NEON_ATTR
+#undef LOCO_NEON_NAME
+#undef LOCO_SDOT
+
+#define LOCO_NEON_ATTR
+#define LOCO_NEON_NAME(name) name##_neon
+#define LOCO_SDOT(acc, w, a) loco_sdot_emulated(acc, w, a)
+#include "dot_neon_k.h"
+#undef LOCO_NEON_ATTR
+#undef LOCO_NEON_NAME
+#undef LOCO_SDOT
+
+#endif
+
 // MARK: - Dispatch
 
 float loco_vec_dot_q2_K_q8_K(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_q2_K, n / LOCO_QK_K, w, a); }

@@ -278,6 +278,11 @@ static void quantize_q8_K_avx512(const float *x, blk_q8_K *y, size_t nb) {
 
 #endif
 
+#if defined(__aarch64__)
+// MARK: - NEON
+#include "quantize_activations_neon.h"
+#endif
+
 // MARK: - Dispatch
 
 #if defined(__x86_64__)
@@ -291,6 +296,9 @@ void loco_quantize_row_q8_0(const float *x, void *y, size_t n) {
     if (use_avx512(f)) { quantize_q8_0_avx512(x, y, n / 32); return; }
     if (use_avx2(f)) { quantize_q8_0_avx2(x, y, n / 32); return; }
 #endif
+#if defined(__aarch64__)
+    if (loco_cpu_features() & LOCO_CPU_NEON) { quantize_q8_0_neon(x, y, n / 32); return; }
+#endif
     quantize_q8_0_scalar(x, y, n / 32);
 }
 
@@ -300,6 +308,9 @@ void loco_quantize_row_q8_1(const float *x, void *y, size_t n) {
     if (use_avx512(f)) { quantize_q8_1_avx512(x, y, n / 32); return; }
     if (use_avx2(f)) { quantize_q8_1_avx2(x, y, n / 32); return; }
 #endif
+#if defined(__aarch64__)
+    if (loco_cpu_features() & LOCO_CPU_NEON) { quantize_q8_1_neon(x, y, n / 32); return; }
+#endif
     quantize_q8_1_scalar(x, y, n / 32);
 }
 
@@ -308,6 +319,9 @@ void loco_quantize_row_q8_K(const float *x, void *y, size_t n) {
     uint32_t f = loco_cpu_features();
     if (use_avx512(f)) { quantize_q8_K_avx512(x, y, n / LOCO_QK_K); return; }
     if (use_avx2(f)) { quantize_q8_K_avx2(x, y, n / LOCO_QK_K); return; }
+#endif
+#if defined(__aarch64__)
+    if (loco_cpu_features() & LOCO_CPU_NEON) { quantize_q8_K_neon(x, y, n / LOCO_QK_K); return; }
 #endif
     quantize_q8_K_scalar(x, y, n / LOCO_QK_K);
 }

@@ -25,6 +25,25 @@ static inline void loco_prefetch(const void *p, size_t bytes) {
 }
 #endif
 
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+/// half -> float with the hardware conversion: exact for every finite value and infinity. A
+/// signaling NaN comes back quiet, which only matters where a half is stored as it is (never
+/// here: scales always go through a multiply, which quiets the NaN anyway).
+static inline float loco_half_neon(uint16_t h) {
+    return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+
+/// `acc` plus the 16 products a[i] * b[i] in int32 lanes without the dot product instructions:
+/// widening multiplies (|a b| <= 128 * 128 fits int16) and pairwise adds. The lanes group the
+/// products differently from `sdot`; the dot kernels only use the lanes' total.
+static inline int32x4_t loco_sdot_emulated(int32x4_t acc, int8x16_t a, int8x16_t b) {
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    return vpadalq_s16(acc, vmull_high_s8(a, b));
+}
+#endif
+
 #define LOCO_QK 32
 #define LOCO_QK_K 256
 
@@ -104,6 +123,16 @@ static inline int loco_byte(uint64_t word, int j) { return (int)((word >> (8 * j
         if ((f_ & vnni_) == vnni_) return kernel##_avx512vnni(__VA_ARGS__);                         \
         if ((f_ & avx512_) == avx512_) return kernel##_avx512bw(__VA_ARGS__);                       \
         if ((f_ & avx2_) == avx2_) return kernel##_avx2(__VA_ARGS__);                               \
+        return kernel##_scalar(__VA_ARGS__);                                                        \
+    } while (0)
+#elif defined(__aarch64__)
+// ARM64: `NAME_neondot` (NEON + the ARMv8.2 dot product instructions), `NAME_neon`, scalar.
+#define LOCO_DISPATCH(kernel, ...)                                                                  \
+    do {                                                                                            \
+        const uint32_t f_ = loco_cpu_features();                                                    \
+        const uint32_t dot_ = LOCO_CPU_NEON | LOCO_CPU_DOTPROD;                                     \
+        if ((f_ & dot_) == dot_) return kernel##_neondot(__VA_ARGS__);                              \
+        if (f_ & LOCO_CPU_NEON) return kernel##_neon(__VA_ARGS__);                                  \
         return kernel##_scalar(__VA_ARGS__);                                                        \
     } while (0)
 #else

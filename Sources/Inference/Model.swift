@@ -30,6 +30,7 @@ public final class Model: Sendable {
     /// Loads the model in `file`; throws a ``ModelError`` naming the key or tensor that is
     /// missing, inconsistent or unsupported.
     public init(file: GGUFFile) throws {
+        try KernelSet.validateEnvironment()
         let configuration: ModelConfiguration
         do {
             configuration = try ModelConfiguration(metadata: file.metadata)

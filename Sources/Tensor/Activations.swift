@@ -17,7 +17,7 @@ public enum Activations {
     public static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int, numerics: Numerics = .fast) {
         switch numerics {
         case .fast: loco_swiglu_f32(gate, up, count)
-        case .llamaCpp: for i in 0..<count { gate[i] = GGMLNumerics.silu(gate[i]) * up[i] }
+        case .llamaCpp: GGMLNumerics.swiglu(gate: gate, up: up, count: count)
         }
     }
 

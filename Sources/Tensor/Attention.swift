@@ -116,32 +116,35 @@ public enum Attention {
             roundToHalf(q, d, into: scratch.queries)
             q = UnsafePointer(scratch.queries)
         }
-        // Scores and softmax: ggml_vec_dot_f32, scaled; max; ggml_v_expf in 16-lane chunks, each
-        // chunk reduced in float and added in double; then times the float of 1/sum.
+        // Scores and softmax: ggml_vec_dot_f32, scaled; max; ggml_v_expf in 16- or 8-lane chunks
+        // (ggml's row is padded to 256 positions, the masked ones 0), each chunk reduced in float
+        // and added in double; then times the float of 1/sum.
+        let build = GGMLNumerics.build
         let p = scratch.scores
         var maximum = -Float.infinity
         for j in 0..<length {
-            p[j] = GGMLNumerics.dot(d, k + j * kvStride, q) * s.scale
+            p[j] = GGMLNumerics.dot(d, k + j * kvStride, q, build: build) * s.scale
             maximum = max(maximum, p[j])
         }
         var sum = 0.0
         var chunk = 0
         while chunk < length {
             var lanes = GGMLNumerics.Lanes()
-            for l in 0..<min(16, length - chunk) {
-                let e = GGMLNumerics.exp(p[chunk + l] - maximum)
+            for l in 0..<min(build.lanes, length - chunk) {
+                let e = GGMLNumerics.exp(p[chunk + l] - maximum, build: build)
                 p[chunk + l] = e
                 lanes[l] = e
             }
-            sum += Double(GGMLNumerics.reduce(lanes))
-            chunk += 16
+            sum += Double(GGMLNumerics.chunkSum(lanes, build: build))
+            chunk += build.lanes
         }
         let inverse = Float(1 / sum)
         for j in 0..<length { p[j] *= inverse }
         if precision == .f16 { roundToHalf(p, length, into: p) }
         // Weighted values: position j feeds FMA lane j % lanes of every output value; a batch runs
-        // in tinyBLAS (16 lanes), one token in ggml_vec_dot_f32 (4 x 16 lanes, added 0+2, 1+3, 0+1).
-        let lanes = s.count >= 2 ? 16 : 64
+        // in tinyBLAS (one vector), one token in ggml_vec_dot_f32 (four vectors, added 0+2, 1+3, 0+1).
+        let batched = s.count >= 2
+        let lanes = batched ? build.lanes : 4 * build.lanes
         let acc = scratch.accumulators
         acc.update(repeating: 0, count: lanes * d)
         for j in 0..<length {
@@ -149,13 +152,7 @@ public enum Attention {
         }
         let out = output + t * s.queryStride + h * d
         for i in 0..<d {
-            var l = GGMLNumerics.Lanes()
-            if lanes == 16 {
-                for j in 0..<16 { l[j] = acc[j * d + i] }
-            } else {
-                for j in 0..<16 { l[j] = (acc[j * d + i] + acc[(j + 32) * d + i]) + (acc[(j + 16) * d + i] + acc[(j + 48) * d + i]) }
-            }
-            out[i] = GGMLNumerics.reduce(l)
+            out[i] = GGMLNumerics.reduceAccumulators(acc, d: d, i: i, batched: batched, build: build)
         }
     }
 

@@ -2,8 +2,9 @@ import CKernels
 import Foundation
 import GGUFFormat
 
-/// The float arithmetic of llama.cpp's CPU backend (ggml-cpu built for AVX-512 by GCC), lane by
-/// lane and in the same order, so results are bit-identical with it rather than merely close.
+/// The float arithmetic of llama.cpp's CPU backend (ggml-cpu built by GCC for AVX-512 or for
+/// AVX2), lane by lane and in the same order, so results are bit-identical with it rather than
+/// merely close.
 ///
 /// Why it matters: on quantized weights every product quantizes its input to 8 bits, and a
 /// one-ulp difference upstream sometimes moves a value across a rounding boundary (or changes a
@@ -11,12 +12,31 @@ import GGUFFormat
 /// over 300 tokens: with attention in BLAS order, logits differ from llama.cpp's by up to 1.6 and
 /// the argmax by 2.7% of positions; with these orders they are identical.
 ///
-/// - `_mm512_reduce_add_ps` (GCC): halves added pairwise, 8 -> 4 -> 2 -> 1 lanes.
-/// - `ggml_vec_dot_f32`: four 16-lane accumulators with fused multiply-adds over 64-value steps,
-///   accumulators added 0+2, 1+3, then 0+1, reduced, then the tail as GCC compiled it.
-/// - `ggml_v_expf`: the vectorized exp (a polynomial with FMAs, `scalef`), not `expf`.
+/// The two builds differ in vector width and in a few formulas (``Build``):
+/// - `_mm512_reduce_add_ps` (GCC): halves added pairwise, 8 -> 4 -> 2 -> 1 lanes; AVX2's `hsum`:
+///   high + low half, then (0 + 2) + (1 + 3).
+/// - `ggml_vec_dot_f32`: four accumulators (16 or 8 lanes) with fused multiply-adds over 64- or
+///   32-value steps, accumulators added 0+2, 1+3, then 0+1, reduced (AVX2 with two `hadd`s),
+///   then the tail as GCC compiled it.
+/// - `ggml_v_expf`: the vectorized exp (a polynomial with FMAs; `scalef` on AVX-512, an exponent
+///   built in integer lanes on AVX2, with its own association of the last terms), not `expf`.
 enum GGMLNumerics {
     typealias Lanes = SIMD16<Float>
+
+    /// The ggml-cpu build whose float order is reproduced.
+    enum Build: Sendable {
+        /// `GGML_AVX512=ON`: 16-lane vectors.
+        case avx512
+        /// `GGML_AVX2=ON`, no AVX-512: 8-lane vectors.
+        case avx2
+
+        /// Lanes of one float vector.
+        var lanes: Int { self == .avx512 ? 16 : 8 }
+    }
+
+    /// The build matching the kernel set this process runs (``KernelSet/running``): AVX-512's
+    /// order where it runs the AVX-512 kernels, AVX2's everywhere else.
+    static let build: Build = KernelSet.running == .avx512 ? .avx512 : .avx2
 
     /// Fused multiply-add `a * b + c` with one rounding, as the vector FMA instructions compute it.
     ///
@@ -59,8 +79,13 @@ enum GGMLNumerics {
         return (t6[0] + t6[2]) + (t6[1] + t6[3])
     }
 
-    /// `ggml_vec_dot_f32(n, x, y)`.
-    static func dot(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
+    /// `ggml_vec_dot_f32(n, x, y)` of `build`.
+    @inline(__always) static func dot(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, build: Build = build) -> Float {
+        build == .avx512 ? dot16(n, x, y) : dot8(n, x, y)
+    }
+
+    /// `ggml_vec_dot_f32` of the AVX-512 build.
+    static func dot16(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
         let steps = n / 64
         var s0 = Lanes(), s1 = Lanes(), s2 = Lanes(), s3 = Lanes()
         for step in 0..<steps {
@@ -98,9 +123,96 @@ enum GGMLNumerics {
         UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
     }
 
+    @inline(__always) static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always) static func fma(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+        var r = c
+        for i in 0..<8 { r[i] = fma(a[i], b[i], c[i]) }
+        return r
+    }
+
+    /// AVX2's horizontal sum (`hsum` in llamafile's sgemm, the softmax chunk sums): high half
+    /// plus low half, then lanes (0 + 2) + (1 + 3).
+    @inline(__always) static func hsum(_ v: SIMD8<Float>) -> Float {
+        let t = v.highHalf + v.lowHalf
+        return (t[0] + t[2]) + (t[1] + t[3])
+    }
+
+    /// The end of `GGML_F32x8_REDUCE`: low half plus high half, then two `hadd`s:
+    /// (0 + 1) + (2 + 3).
+    @inline(__always) static func haddReduce(_ v: SIMD8<Float>) -> Float {
+        let t = v.lowHalf + v.highHalf
+        return (t[0] + t[1]) + (t[2] + t[3])
+    }
+
+    /// `ggml_vec_dot_f32` of the AVX2 build: four 8-lane accumulators over 32-value steps,
+    /// added 0+2, 1+3, then 0+1, reduced with `hadd`, then the tail as GCC compiled it.
+    static func dot8(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
+        let steps = n / 32
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+        for step in 0..<steps {
+            let i = step * 32
+            if step == 0 {
+                s0 = load8(x) * load8(y)
+                s1 = load8(x + 8) * load8(y + 8)
+                s2 = load8(x + 16) * load8(y + 16)
+                s3 = load8(x + 24) * load8(y + 24)
+                continue
+            }
+            s0 = fma(load8(x + i), load8(y + i), s0)
+            s1 = fma(load8(x + i + 8), load8(y + i + 8), s1)
+            s2 = fma(load8(x + i + 16), load8(y + i + 16), s2)
+            s3 = fma(load8(x + i + 24), load8(y + i + 24), s3)
+        }
+        var sum = steps == 0 ? 0 : haddReduce((s0 + s2) + (s1 + s3))
+        // The tail (fewer than 32 values) as GCC vectorized it for AVX2: products of 8 values
+        // added one by one, then of 4, the last few contracted to FMAs.
+        var i = steps * 32
+        while n - i >= 8 {
+            for j in i..<(i + 8) { sum += x[j] * y[j] }
+            i += 8
+        }
+        if n - i >= 4 {
+            for j in i..<(i + 4) { sum += x[j] * y[j] }
+            i += 4
+        }
+        for j in i..<n { sum = fma(x[j], y[j], sum) }
+        return sum
+    }
+
+    /// One lane of `ggml_v_expf` of `build`.
+    @inline(__always) static func exp(_ x: Float, build: Build = build) -> Float {
+        build == .avx512 ? exp16(x) : exp8(x)
+    }
+
+    /// One lane of `ggml_v_expf` (AVX2): the same reduction and polynomial as AVX-512's, with
+    /// the last terms associated as `k + k * j` (j without its constant 1), and `2^n` built in the
+    /// exponent field; where `|n| > 126` it scales in two steps, and gives 0 or infinity where
+    /// `|n| > 192`.
+    static func exp8(_ x: Float) -> Float {
+        let r: Float = 0x1.8p23
+        let z = fma(x, 0x1.715476p+0, r)
+        let n = z - r
+        let b = fma(-n, 0x1.7f7d1cp-20, fma(-n, 0x1.62e4p-1, x))
+        let e = z.bitPattern &<< 23
+        let k = Float(bitPattern: e &+ Float(1).bitPattern)
+        let u = b * b
+        let j = fma(fma(fma(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, fma(0x1.555e66p-3, b, 0x1.fffdb6p-2)), u,
+                    0x1.ffffecp-1 * b)
+        // Comparisons are ordered: false for NaN, which then takes the first form.
+        guard abs(n) > 126 else { return fma(k, j, k) }
+        let g: UInt32 = n <= 0 ? 0x8200_0000 : 0
+        let s1 = Float(bitPattern: g &+ 0x7F00_0000)
+        if abs(n) > 192 { return s1 * s1 }
+        let s2 = Float(bitPattern: e &- g)
+        return fma(s2, j, s2) * s1
+    }
+
     /// One lane of `ggml_v_expf` (AVX-512): `2^n * p(b)` with `n = round(x / ln 2)`, 0 or infinity
     /// where `|n| > 192`.
-    static func exp(_ x: Float) -> Float {
+    static func exp16(_ x: Float) -> Float {
         let r: Float = 0x1.8p23
         let z = fma(x, 0x1.715476p+0, r)
         let n = z - r
@@ -114,8 +226,46 @@ enum GGMLNumerics {
         return Float(sign: .plus, exponent: Int(n), significand: j)
     }
 
-    /// One lane of `ggml_v_silu`: `x / (1 + exp(0 - x))` with ``exp(_:)``.
-    @inline(__always) static func silu(_ x: Float) -> Float { x / (1 + exp(0 - x)) }
+    /// One lane of `ggml_v_silu`: `x / (1 + exp(0 - x))` with ``exp(_:build:)``.
+    @inline(__always) static func silu(_ x: Float, build: Build = build) -> Float { x / (1 + exp(0 - x, build: build)) }
+
+    /// `ggml_vec_swiglu_f32`: `silu(gate) * up` in whole vectors of `build`, the rest (fewer than
+    /// a vector) with `expf` as ggml's scalar `ggml_silu_f32`.
+    static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int, build: Build = build) {
+        let vectorized = count - count % build.lanes
+        for i in 0..<vectorized { gate[i] = silu(gate[i], build: build) * up[i] }
+        for i in vectorized..<count { gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i] }
+    }
+
+    /// The sum of the `ggml_vec_soft_max_f32` exponentials in one vector of `build` (the lanes
+    /// past `count` are zero): `_mm512_reduce_add_ps` or AVX2's `hsum`.
+    @inline(__always) static func chunkSum(_ lanes: Lanes, build: Build) -> Float {
+        build == .avx512 ? reduce(lanes) : hsum(lanes.lowHalf)
+    }
+
+    /// Reduces `count` FMA accumulator rows (each `d` floats, position `j` fed row `j % count`)
+    /// into output value `i`, as ggml's kernel of that width finishes: `tinyBLAS` (one vector,
+    /// `hsum` or `_mm512_reduce_add_ps`) or `ggml_vec_dot_f32` (four vectors, `GGML_F32_VEC_REDUCE`).
+    @inline(__always) static func reduceAccumulators(_ acc: UnsafePointer<Float>, d: Int, i: Int, batched: Bool, build: Build) -> Float {
+        switch (build, batched) {
+        case (.avx512, true):
+            var l = Lanes()
+            for j in 0..<16 { l[j] = acc[j * d + i] }
+            return reduce(l)
+        case (.avx512, false):
+            var l = Lanes()
+            for j in 0..<16 { l[j] = (acc[j * d + i] + acc[(j + 32) * d + i]) + (acc[(j + 16) * d + i] + acc[(j + 48) * d + i]) }
+            return reduce(l)
+        case (.avx2, true):
+            var l = SIMD8<Float>()
+            for j in 0..<8 { l[j] = acc[j * d + i] }
+            return hsum(l)
+        case (.avx2, false):
+            var l = SIMD8<Float>()
+            for j in 0..<8 { l[j] = (acc[j * d + i] + acc[(j + 16) * d + i]) + (acc[(j + 8) * d + i] + acc[(j + 24) * d + i]) }
+            return haddReduce(l)
+        }
+    }
 
     /// The dot product ggml's CPU backend (x86, AVX2 and AVX-512) would compute for one row of a
     /// `type` matrix of `rows` rows with input row `index` of a product of `count` input rows,
@@ -127,15 +277,15 @@ enum GGMLNumerics {
     ///   groups of 4, `gemv` for the rest (and one token).
     /// - Q3_K, Q5_K, Q6_K: `vec_dot` below 8 input rows, the tiled GEMM (`ggml-cpu/tiled`) from 8.
     ///   (Q5_K and Q3_K in portable C only, several times slower than the row kernels.)
-    /// - Q2_K with a multiple of 8 rows on a CPU with AVX-512 (where ggml repacks it, `q2_K_8x8`):
+    /// - Q2_K with a multiple of 8 rows in the AVX-512 order (where ggml repacks it, `q2_K_8x8`):
     ///   as Q4_K, `gemm` per 128 values. Portable C only.
     /// - Not reproduced: TQ1_0/TQ2_0; with a row count that is not a multiple of 8, Q4_K's and
-    ///   Q2_K's `vec_dot` and tiled GEMM; Q2_K without AVX-512.
+    ///   Q2_K's `vec_dot` and tiled GEMM; Q2_K in the AVX2 order.
     static func kernel(type: GGMLType, rows: Int, count: Int, index: Int) -> WeightMatrix.Storage.Dot? {
         switch type {
         case .q4_0 where rows % 8 == 0: dotQ4_0Repacked
         case .q4_K where rows % 8 == 0: index < count - count % 4 ? loco_ggml_gemm_dot_q4_K_q8_K : loco_ggml_gemv_dot_q4_K_q8_K
-        case .q2_K where rows % 8 == 0 && avx512:
+        case .q2_K where rows % 8 == 0 && build == .avx512:
             index < count - count % 4 ? loco_ggml_gemm_dot_q2_K_q8_K : loco_ggml_gemv_dot_q2_K_q8_K
         case .q3_K: count >= tiledMinimumCount ? loco_ggml_tiled_dot_q3_K_q8_K : loco_ggml_vec_dot_q3_K_q8_K
         case .q5_K: count >= tiledMinimumCount ? loco_ggml_tiled_dot_q5_K_q8_K : loco_ggml_vec_dot_q5_K_q8_K
@@ -143,16 +293,6 @@ enum GGMLNumerics {
         default: nil
         }
     }
-
-    /// Whether ggml (built for this CPU) repacks Q2_K: only with AVX-512.
-    /// (The CPU's own features, whatever the calling thread's feature mask.)
-    static let avx512: Bool = {
-        let saved = loco_cpu_feature_mask()
-        loco_set_cpu_feature_mask(.max)
-        defer { loco_set_cpu_feature_mask(saved) }
-        let needed = UInt32(LOCO_CPU_AVX512F | LOCO_CPU_AVX512BW)
-        return loco_cpu_features() & needed == needed
-    }()
 
     /// Input rows from which ggml's K-quant products go through its tiled GEMM.
     static let tiledMinimumCount = 8

@@ -116,6 +116,7 @@ struct Bench: ParsableCommand {
             } else {
                 print("""
                     model    \(path)
+                    cpu      \(result.cpu), kernels \(KernelSet.summary)
                     threads  \(result.threads)
                     prefill  \(ByteFormat.fixed(result.prefillTokensPerSecond, 1)) tokens/s (\(promptTokens) tokens)
                     decode   \(ByteFormat.fixed(result.decodeTokensPerSecond, 1)) tokens/s (\(genTokens) tokens)
@@ -158,6 +159,20 @@ struct BenchResult: Codable {
     /// Without the adapters, measured in turn with the runs that have them (same conditions).
     var barePrefillTokensPerSecond: Double?
     var bareDecodeTokensPerSecond: Double?
+    /// The SIMD kernel set that ran (``KernelSet/running``) and the CPU's model name.
+    var kernels: String = KernelSet.running.rawValue
+    var cpu: String = CPUInfo.modelName
+}
+
+/// The processor's model name, for benchmark reports ("unknown" where the system does not say).
+enum CPUInfo {
+    static let modelName: String = {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
+        for line in text.split(separator: "\n") where line.hasPrefix("model name") || line.hasPrefix("Model") {
+            if let colon = line.firstIndex(of: ":") { return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+        }
+        return "unknown"
+    }()
 }
 
 enum PeakMemory {

@@ -9,6 +9,18 @@ struct Loco: ParsableCommand {
         abstract: "Run, inspect and measure small quantized language models.",
         subcommands: [Inspect.self, Quantize.self, LogitsCommand.self, Embed.self, Bench.self, Tokenize.self, Run.self, Chat.self, Merge.self, Adapters.self, Train.self, TrainGradients.self, DataCommand.self, EvalCommand.self]
     )
+
+    /// Refuses an unknown LOCO_CPU_FEATURES before any command runs (the kernels would otherwise
+    /// fall back to scalar code without a word).
+    static func main() {
+        do {
+            try KernelSet.validateEnvironment()
+        } catch {
+            FileHandle.standardError.write(Data("loco: \(error)\n".utf8))
+            Foundation.exit(2)
+        }
+        main(nil)
+    }
 }
 
 /// Prints `error` to standard error and exits with status 1.

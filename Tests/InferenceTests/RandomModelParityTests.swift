@@ -47,6 +47,10 @@ import Tensor
     @Test(arguments: [("llama-f32", QuantizationFileType.q4_1), ("qwen3-f32", .q8_0)])
     func quantizedModelsAreBitIdenticalInLlamaCppOrder(_ name: String, _ type: QuantizationFileType) throws {
         guard LlamaCppPeer.available else { #expect(!Peers.required, "llama-cpp-python is required"); return }
+        guard Peers.llamaCppOrderIsExact else {
+            print("skipped: llama.cpp's order is not reproduced on the \(Peers.kernelSet) kernels")
+            return
+        }
         let source = name == "qwen3-f32" ? try Self.qwen3F32() : try RandomModels.path(name)
         let path = RandomModels.scratch("\(name)-\(type.rawValue).gguf")
         defer { try? FileManager.default.removeItem(atPath: path) }

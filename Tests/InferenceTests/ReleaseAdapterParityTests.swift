@@ -70,7 +70,12 @@ import Testing
             let exact = LogitDistance(try ReleaseParityTests.loco(model, tokens: tokens, .init(numerics: "llama-cpp", adapters: [(adapter, Float(1))])),
                                       batched, vocabulary: 49152)
             print("trained adapter \(adapter == lora ? "GGUF" : "PEFT"): llama-cpp order \(exact)")
-            #expect(exact.maxAbsolute == 0, "\(exact)")
+            if Peers.llamaCppOrderIsExact {
+                #expect(exact.maxAbsolute == 0, "\(exact)")
+            } else {
+                // Another float order (the scalar kernels): the adapter's effect must still come through.
+                #expect(exact.maxAbsolute < moved.maxAbsolute / 4, "\(exact); the adapter's effect \(moved)")
+            }
         }
     }
 
@@ -103,7 +108,11 @@ import Testing
             let report = "SmolLM2 Q4_1 + \(adapter): llama-cpp order \(exact), decode \(exactDecode); fast \(fast); "
                 + "llama.cpp batched vs token by token: \(spread); without the adapter: \(bare)"
             print(report)
-            #expect(exact.maxAbsolute == 0 && exactDecode.maxAbsolute == 0, "\(report)")
+            if Peers.llamaCppOrderIsExact {
+                #expect(exact.maxAbsolute == 0 && exactDecode.maxAbsolute == 0, "\(report)")
+            } else {
+                #expect(exact.maxAbsolute <= 2 * spread.maxAbsolute && exactDecode.maxAbsolute <= 2 * spread.maxAbsolute, "\(report)")
+            }
             #expect(fast.maxAbsolute <= 2 * spread.maxAbsolute, "\(report)")
             #expect(fast.argmaxAgreement >= spread.argmaxAgreement - 0.05, "\(report)")
             #expect(bare.maxAbsolute > 4 * fast.maxAbsolute, "\(report)")

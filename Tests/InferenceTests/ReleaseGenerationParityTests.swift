@@ -33,6 +33,10 @@ import Testing
             #expect(!Peers.required, "the default model, llama-cpp-python and a release build of loco are required")
             return
         }
+        guard Peers.llamaCppOrderIsExact else {
+            print("skipped: llama.cpp's order is not reproduced on the \(Peers.kernelSet) kernels, so greedy tokens may part")
+            return
+        }
         let result = try run(ReleaseParityTests.releaseLoco, [
             "run", prompt, "--model", model, "--greedy", "--numerics", "llama-cpp", "--max-tokens", "\(Self.maxTokens)",
             "--json-tokens",

@@ -43,10 +43,64 @@ public enum Peers {
     /// The default model's path when it is in the store.
     public static var defaultModel: String? { try? ModelStore().resolve(nil) }
 
-    /// Whether `python3 -c "import MODULE"` succeeds.
+    /// Whether `python3 -c "import MODULE"` succeeds (for `llama_cpp`: and the build for the
+    /// running kernel set is at hand, see ``llamaCppLibraryPath``).
     public static func pythonHas(_ module: String) -> Bool {
-        (try? run("python3", ["-c", "import \(module)"]).status) == 0
+        if module == "llama_cpp", let path = llamaCppLibraryPath, !FileManager.default.fileExists(atPath: path + "/libggml-cpu.so") {
+            return false
+        }
+        return (try? run("python3", ["-c", "import \(module)"]).status) == 0
     }
+
+    /// The kernel set this test process runs, which the `loco` it starts inherits (through
+    /// `LOCO_CPU_FEATURES`): expectations are chosen from it, never from the machine's name.
+    public static var kernelSet: KernelSet { KernelSet.running }
+
+    /// The folder of the llama.cpp build the Python peers load (`LLAMA_CPP_LIB_PATH`, passed to
+    /// every command ``run(_:_:environment:)`` starts), or nil for llama-cpp-python's own build.
+    /// `scripts/install-peers.sh` builds llama.cpp for what the CPU has; when that is AVX-512 and
+    /// this process runs the AVX2 kernels (`LOCO_CPU_FEATURES=avx2`), the peer is the AVX2 build
+    /// it puts beside it, so that the two compare like with like.
+    public static let llamaCppLibraryPath: String? = {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["LLAMA_CPP_LIB_PATH"], !explicit.isEmpty { return explicit }
+        guard KernelSet.running == .avx2, KernelSet.detected == .avx512 else { return nil }
+        return avx2Library
+    }()
+
+    /// The folder of a llama.cpp build for `set` (`avx2` or `avx512`) when one is installed:
+    /// llama-cpp-python's own where the CPU's best set is `set`, the AVX2 build beside it where
+    /// the CPU has AVX-512. For tests that check both orders in one process.
+    public static func llamaCppLibrary(for set: KernelSet) -> String? {
+        let own: String? = {
+            let result = try? run("python3", ["-c", "import os, importlib.util as u; s = u.find_spec('llama_cpp'); "
+                                              + "print(os.path.join(os.path.dirname(s.origin), 'lib') if s and s.origin else '')"],
+                                  environment: ["LLAMA_CPP_LIB_PATH": "unused"])
+            let path = result?.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            return path.isEmpty ? nil : path
+        }()
+        let path: String?
+        switch (set, KernelSet.detected) {
+        case (.avx512, .avx512), (.avx2, .avx2): path = own
+        case (.avx2, .avx512): path = avx2Library
+        default: path = nil
+        }
+        guard let path, FileManager.default.fileExists(atPath: path + "/libggml-cpu.so") else { return nil }
+        return path
+    }
+
+    /// Where `scripts/install-peers.sh` puts the AVX2 build on an AVX-512 machine.
+    static var avx2Library: String {
+        let environment = ProcessInfo.processInfo.environment
+        let cache = environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")
+        let peers = environment["LOCO_PEERS"] ?? (cache + "/locollm/peers")
+        return peers + "/llama-cpp-python-0.3.36-avx2/lib"
+    }
+
+    /// Whether `--numerics llama-cpp` must be bit-identical with the peer: the running kernels
+    /// are an x86 set whose ggml order is reproduced (AVX2 or AVX-512) and the peer was built for
+    /// that same set. Otherwise (scalar, NEON) results are held to llama.cpp's own spread.
+    public static var llamaCppOrderIsExact: Bool { kernelSet == .avx2 || kernelSet == .avx512 }
 }
 
 /// The result of running a command.
@@ -68,8 +122,12 @@ public func run(_ executable: String, _ arguments: [String], environment: [Strin
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [executable] + arguments
     }
-    if let environment {
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    var childEnvironment = environment ?? [:]
+    if let library = Peers.llamaCppLibraryPath, childEnvironment["LLAMA_CPP_LIB_PATH"] == nil {
+        childEnvironment["LLAMA_CPP_LIB_PATH"] = library
+    }
+    if !childEnvironment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(childEnvironment) { _, new in new }
     }
     let out = Pipe()
     let err = Pipe()

@@ -17,10 +17,28 @@ enum {
     LOCO_CPU_AVX512BW = 1 << 4,
     LOCO_CPU_AVX512VNNI = 1 << 5,
     LOCO_CPU_NEON = 1 << 6,
+    /// ARMv8.2 dot product instructions (sdot/udot).
+    LOCO_CPU_DOTPROD = 1 << 7,
+    /// AVX-VNNI: the VEX-encoded 256-bit vpdpbusd of AVX2 laptops (Alder Lake and later).
+    LOCO_CPU_AVXVNNI = 1 << 8,
 };
 
-/// The features of this CPU that the kernels may use (detected once).
+/// The features of this CPU that the kernels may use (detected once), masked by the
+/// LOCO_CPU_FEATURES environment variable and the calling thread's mask.
 uint32_t loco_cpu_features(void);
+
+/// The features this CPU reports, before any mask.
+uint32_t loco_cpu_detected_features(void);
+
+/// The mask LOCO_CPU_FEATURES asks for (read once at the first feature query): `scalar` (no SIMD),
+/// `avx2` (AVX2 + FMA + F16C, with AVX-VNNI where present), `avx512` (everything x86), `neon`
+/// (NEON without dotprod), `neon-dotprod` or `native` (everything), or all ones when the variable
+/// is unset or empty. An unknown value selects `scalar` and is reported by
+/// loco_cpu_features_environment_error().
+uint32_t loco_cpu_environment_mask(void);
+
+/// The LOCO_CPU_FEATURES value that was not understood, or NULL when it was (or is unset).
+const char *loco_cpu_features_environment_error(void);
 
 /// Features the dispatchers on the calling thread may use: detected features masked by this value
 /// (thread-local). Tests lower it to run every variant the CPU can run; 0 forces the portable
