@@ -17,7 +17,7 @@ let package = Package(
     targets: [
         // C, internal: SIMD inner loops with runtime CPU dispatch and scalar fallbacks.
         .target(name: "CKernels", exclude: ["README.md"]),
-        // Debian's libopenblas-dev.
+        // BLAS: Debian's libopenblas-dev (pkg-config) on Linux, Accelerate on Apple platforms (shim.h).
         .systemLibrary(
             name: "CBLAS",
             pkgConfig: "openblas",
@@ -28,7 +28,10 @@ let package = Package(
         // Tokenizers from GGUF metadata (byte-level BPE, SentencePiece BPE), streaming detokenizer, chat templates.
         .target(name: "Tokenization", dependencies: ["GGUFFormat"], exclude: ["README.md"]),
         // Weight matrices over mapped GGUF data, quantized and BLAS products, norms, RoPE, attention, the thread pool.
-        .target(name: "Tensor", dependencies: ["CKernels", "CBLAS", "GGUFFormat", "Quantization"], exclude: ["README.md"]),
+        .target(
+            name: "Tensor", dependencies: ["CKernels", "CBLAS", "GGUFFormat", "Quantization"], exclude: ["README.md"],
+            linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS, .visionOS]))]
+        ),
         // Model configuration, architectures (one file each), sessions with a KV cache.
         .target(name: "Inference", dependencies: ["CKernels", "CBLAS", "Tensor", "Tokenization", "GGUFFormat"], exclude: ["README.md"]),
         // Adapters: GGUF LoRA and PEFT safetensors, loading, validation against a base, export.

@@ -384,6 +384,137 @@ VNNI static void tile_vnni(size_t kp, size_t groups, const uint8_t *const w[TILE
     for (int r = 0; r < TILE; r++)
         for (int c = 0; c < TILE; c++) out[r][c] = _mm512_reduce_add_ps(acc[r][c]);
 }
+
+// AVX2: a 64-byte step is two 256-bit halves (lanes 0-7 and 8-15), summed into one float
+// accumulator per tile entry. vpmaddubsw adds two u8 * s8 products into int16 and saturates, so
+// the weights' largest value picks how many steps may be summed in int16 before widening:
+// narrow weights (q <= 31, |a| <= 128: 2 * 31 * 128 * 4 < 2^15) sum a whole chunk, Q6_K's
+// (q <= 63) two steps, and Q8_0's (q + 128 <= 255) go through their signed value q ^ 0x80 with the
+// sign moved onto the activation, plus 128 * the activation sum (|a| <= 127 for Q8_0).
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+enum { PANEL_NARROW = 0, PANEL_Q6 = 1, PANEL_Q8 = 2 };
+
+__attribute__((always_inline, target("avx2,fma,f16c"))) static inline void
+tile_column_avx2(size_t kp, size_t groups, const uint8_t *const w[TILE], const uint8_t *a, float out[TILE], int mode) {
+    const __m256i ones = _mm256_set1_epi16(1), high = _mm256_set1_epi8((char)0x80);
+    __m256 acc[TILE];
+    for (int r = 0; r < TILE; r++) acc[r] = _mm256_setzero_ps();
+    size_t offset = 0;
+    for (size_t v0 = 0; v0 < kp;) {
+        const size_t m = chunk_steps(v0, kp);
+        for (int h = 0; h < 2; h++) {
+            const size_t half = 32 * (size_t)h;
+            __m256i isum[TILE];
+            __m256i asum = _mm256_setzero_si256();
+            if (mode == PANEL_NARROW) {
+                __m256i p[TILE];
+                for (int r = 0; r < TILE; r++) p[r] = _mm256_setzero_si256();
+                for (size_t s = 0; s < m; s++) {
+                    const __m256i aq = _mm256_load_si256((const __m256i *)(a + offset + 64 * s + half));
+                    for (int r = 0; r < TILE; r++)
+                        p[r] = _mm256_add_epi16(p[r], _mm256_maddubs_epi16(
+                            _mm256_load_si256((const __m256i *)(w[r] + offset + 64 * s + half)), aq));
+                }
+                for (int r = 0; r < TILE; r++) isum[r] = _mm256_madd_epi16(p[r], ones);
+            } else if (mode == PANEL_Q6) {
+                for (int r = 0; r < TILE; r++) isum[r] = _mm256_setzero_si256();
+                for (size_t s = 0; s < m; s += 2) {
+                    const __m256i a0 = _mm256_load_si256((const __m256i *)(a + offset + 64 * s + half));
+                    const __m256i a1 = m > 1 ? _mm256_load_si256((const __m256i *)(a + offset + 64 * (s + 1) + half))
+                                             : _mm256_setzero_si256();
+                    for (int r = 0; r < TILE; r++) {
+                        __m256i p = _mm256_maddubs_epi16(_mm256_load_si256((const __m256i *)(w[r] + offset + 64 * s + half)), a0);
+                        if (m > 1)
+                            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(
+                                _mm256_load_si256((const __m256i *)(w[r] + offset + 64 * (s + 1) + half)), a1));
+                        isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(p, ones));
+                    }
+                }
+            } else {
+                for (int r = 0; r < TILE; r++) isum[r] = _mm256_setzero_si256();
+                for (size_t s = 0; s < m; s++) {
+                    const __m256i aq = _mm256_load_si256((const __m256i *)(a + offset + 64 * s + half));
+                    asum = _mm256_add_epi16(asum, _mm256_maddubs_epi16(_mm256_set1_epi8(1), aq));
+                    for (int r = 0; r < TILE; r++) {
+                        const __m256i q = _mm256_xor_si256(_mm256_load_si256((const __m256i *)(w[r] + offset + 64 * s + half)), high);
+                        isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(
+                            _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(aq, q)), ones));
+                    }
+                }
+            }
+            const __m256 as = _mm256_load_ps((const float *)(a + offset + 64 * m) + 8 * h);
+            // Q8_0: 128 * the lane's activation sum (the pair sums, at most 4 * 254, times 128).
+            const __m256i bias = mode == PANEL_Q8 ? _mm256_madd_epi16(asum, _mm256_set1_epi16(128)) : _mm256_setzero_si256();
+            for (int r = 0; r < TILE; r++) {
+                __m256i i = isum[r];
+                if (mode == PANEL_Q8) i = _mm256_add_epi32(i, bias);
+                const __m256 ws = _mm256_load_ps((const float *)(w[r] + offset + 64 * m) + 8 * h);
+                acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(ws, as), acc[r]);
+            }
+        }
+        offset += 64 * m + 64;
+        v0 += 64 * m;
+    }
+    const float *am = (const float *)(a + offset);
+    for (size_t g = 0; g < groups; g += 8) {
+        const __m256 av = _mm256_load_ps(am + g);
+        for (int r = 0; r < TILE; r++)
+            acc[r] = _mm256_fmadd_ps(_mm256_load_ps((const float *)(w[r] + offset) + g), av, acc[r]);
+    }
+    for (int r = 0; r < TILE; r++) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[r]), _mm256_extractf128_ps(acc[r], 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        out[r] = _mm_cvtss_f32(s);
+    }
+}
+
+#define LOCO_TILE_AVX2(NAME, MODE)                                                                            \
+    AVX2 static void NAME(size_t kp, size_t groups, const uint8_t *const w[TILE], const uint8_t *const a[TILE], \
+                          float out[TILE][TILE]) {                                                            \
+        for (int c = 0; c < TILE; c++) {                                                                      \
+            float column[TILE];                                                                               \
+            tile_column_avx2(kp, groups, w, a[c], column, MODE);                                              \
+            for (int r = 0; r < TILE; r++) out[r][c] = column[r];                                             \
+        }                                                                                                     \
+    }
+LOCO_TILE_AVX2(tile_avx2_narrow, PANEL_NARROW)
+LOCO_TILE_AVX2(tile_avx2_q6, PANEL_Q6)
+LOCO_TILE_AVX2(tile_avx2_q8, PANEL_Q8)
+#endif
+
+#if defined(__aarch64__)
+typedef void (*loco_tile_fn)(size_t, size_t, const uint8_t *const[TILE], const uint8_t *const[TILE], float[TILE][TILE]);
+
+#define LOCO_NEON_ATTR __attribute__((target("dotprod")))
+#define LOCO_NEON_NAME(name) name##_neondot
+#define LOCO_SDOT_LANES(acc, w, a) vdotq_s32(acc, w, a)
+#include "gemm_panel_neon.h"
+#undef LOCO_NEON_ATTR
+#undef LOCO_NEON_NAME
+#undef LOCO_SDOT_LANES
+
+/// sdot without the instruction: lane l gets the products of bytes 4l..4l+3, as sdot's.
+static inline int32x4_t loco_sdot_lanes_emulated(int32x4_t acc, int8x16_t w, int8x16_t a) {
+    const int16x8_t lo = vmull_s8(vget_low_s8(w), vget_low_s8(a)), hi = vmull_high_s8(w, a);
+    return vaddq_s32(acc, vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi)));
+}
+
+#define LOCO_NEON_ATTR
+#define LOCO_NEON_NAME(name) name##_neon
+#define LOCO_SDOT_LANES(acc, w, a) loco_sdot_lanes_emulated(acc, w, a)
+#include "gemm_panel_neon.h"
+#undef LOCO_NEON_ATTR
+#undef LOCO_NEON_NAME
+#undef LOCO_SDOT_LANES
+
+/// The NEON tile the feature mask allows, or NULL.
+static loco_tile_fn neon_tile(void) {
+    const uint32_t f = loco_cpu_features();
+    if ((f & (LOCO_CPU_NEON | LOCO_CPU_DOTPROD)) == (LOCO_CPU_NEON | LOCO_CPU_DOTPROD)) return tile_neondot;
+    if (f & LOCO_CPU_NEON) return tile_neon;
+    return NULL;
+}
 #endif
 
 static int use_vnni(void) {
@@ -391,7 +522,17 @@ static int use_vnni(void) {
     return (loco_cpu_features() & need) == need;
 }
 
-int loco_panel_preferred(void) { return use_vnni(); }
+static int use_avx2(void) {
+    const uint32_t need = LOCO_CPU_AVX2 | LOCO_CPU_FMA | LOCO_CPU_F16C;
+    return (loco_cpu_features() & need) == need;
+}
+
+int loco_panel_preferred(void) {
+#if defined(__aarch64__)
+    if (neon_tile()) return 1;
+#endif
+    return use_vnni() || use_avx2();
+}
 
 // MARK: - Products
 
@@ -410,6 +551,13 @@ int loco_panel_gemm(int type, const void *w, size_t w_row_bytes, size_t row_star
     }
     memset(zero, 0, row_bytes);
     const int vnni = use_vnni();
+#if defined(__x86_64__)
+    void (*avx2)(size_t, size_t, const uint8_t *const[TILE], const uint8_t *const[TILE], float[TILE][TILE]) = NULL;
+    if (!vnni && use_avx2()) avx2 = type == 8 ? tile_avx2_q8 : type == 14 ? tile_avx2_q6 : tile_avx2_narrow;
+#endif
+#if defined(__aarch64__)
+    const loco_tile_fn neon = neon_tile();
+#endif
     for (size_t r0 = row_start; r0 < row_start + row_count; r0 += TILE) {
         const size_t rows = row_start + row_count - r0 < TILE ? row_start + row_count - r0 : TILE;
         const uint8_t *wrow[TILE];
@@ -427,8 +575,13 @@ int loco_panel_gemm(int type, const void *w, size_t w_row_bytes, size_t row_star
             const uint8_t *arow[TILE];
             for (size_t c = 0; c < TILE; c++) arow[c] = c < cols ? (const uint8_t *)panel + (c0 + c) * row_bytes : zero;
             float result[TILE][TILE];
+#if defined(__aarch64__)
+            if (neon) neon(kp, groups, wrow, arow, result);
+            else
+#endif
 #if defined(__x86_64__)
             if (vnni) tile_vnni(kp, groups, wrow, arow, result);
+            else if (avx2) avx2(kp, groups, wrow, arow, result);
             else
 #endif
                 tile_scalar(kp, groups, wrow, arow, result);

@@ -72,9 +72,9 @@ static void quantize_q8_K_neon(const float *x, blk_q8_K *y, size_t nb) {
             memset(&y[i], 0, sizeof y[i]);
             continue;
         }
-        // The signed value of the first element of largest magnitude.
+        // The signed value of the first element of largest magnitude (amax is one of them).
         int first = 0;
-        while (fabsf(x[first]) != amax) first++;
+        while (first < LOCO_QK_K - 1 && fabsf(x[first]) != amax) first++;
         const float iscale = -127.0f / x[first];
         const float32x4_t scale = vdupq_n_f32(iscale), magic = vdupq_n_f32(12582912.0f);
         const int32x4_t mantissa = vdupq_n_s32(0x007fffff), bias = vdupq_n_s32(0x00400000), top = vdupq_n_s32(127);

@@ -12,8 +12,12 @@
 
 /// half -> float with F16C, through a general register: _cvtsh_ss compiles to a vpinsrw that
 /// merges into whatever vector register it picks, which chained loop iterations to an accumulator.
+/// _mm_cvtsi32_si128 alone was folded back into that vpinsrw (only lane 0 is used), so an empty
+/// asm makes the zero-extended register opaque: vmovd from a general register, no merge.
 __attribute__((target("f16c"))) static inline float loco_half_f16c(uint16_t h) {
-    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+    __m128i v = _mm_cvtsi32_si128(h);
+    __asm__("" : "+x"(v));
+    return _mm_cvtss_f32(_mm_cvtph_ps(v));
 }
 
 /// Prefetches the cache lines of `bytes` weight bytes 1 KB after `p`. The dot loops issue it once

@@ -12,12 +12,16 @@ import CKernels
 public enum Numerics: String, Sendable, CaseIterable {
     /// BLAS attention, `expf`, the fastest dot-product variants.
     case fast
-    /// ggml-cpu's order (GCC, AVX-512 build): dot products in 8-lane AVX2 order (Q4_0 block by
-    /// block, as ggml's repacked kernels sum it), attention as
-    /// `ggml_vec_dot_f32` / `ggml_soft_max` with `ggml_v_expf` / llamafile's `tinyBLAS`, SwiGLU with
-    /// `ggml_v_silu`. The attention and SwiGLU arithmetic is emulated in Swift (no hardware FMA
-    /// without compiler flags), so this mode is several times slower; it exists to check results.
-    /// Not reproduced: ggml's repacked Q4_K/Q2_K and tiled K-quant products, F32/F16 GEMM.
+    /// ggml-cpu's order (GCC) for the build matching the running kernel set
+    /// (``KernelSet/running``): llama.cpp built for AVX-512 on the AVX-512 kernels, built for AVX2
+    /// on the AVX2 ones. Quantized dot products in ggml's 8-lane AVX2 order (the same in both
+    /// builds; Q4_0 block by block, Q4_K/Q2_K repacked and Q3_K/Q5_K/Q6_K tiled as ggml computes
+    /// them), attention as `ggml_vec_dot_f32` / `ggml_soft_max` with `ggml_v_expf` / llamafile's
+    /// `tinyBLAS` in that build's vector width and formulas, SwiGLU with `ggml_v_silu`. The
+    /// attention and SwiGLU arithmetic is emulated in Swift (no hardware FMA without compiler
+    /// flags), so this mode is several times slower; it exists to check results. Under the scalar
+    /// or NEON kernel sets the emulated parts keep AVX2's order and the products run portable C:
+    /// close to llama.cpp, not identical. Not reproduced: TQ1_0/TQ2_0, Q2_K in AVX2's order, F16 GEMM.
     case llamaCpp
 
     /// The CKernels feature mask the dot products run under: ggml's dot products accumulate in
