@@ -91,7 +91,8 @@ static float dot_q8_0_scalar(size_t nb, const blk_q8_0 *x, const blk_q8_0 *y) {
 //
 // One block per iteration in 256-bit registers: unsigned weights times signed activations with
 // vpmaddubsw (pairs stay below 2^15: |w| <= 31, or |w| <= 128 against |a| <= 127 for Q8_0),
-// vpmaddwd to int32, then the block's float scale.
+// vpmaddwd to int32, then the block's float scale. One prefetch a block (blocks are under 64 bytes)
+// keeps the weight stream ahead of the loop, which otherwise waits on every L3 miss.
 
 #define LOCO_TARGET_AVX2 "avx2,fma,f16c"
 
@@ -133,6 +134,7 @@ static float dot_q4_0_avx2(size_t nb, const blk_q4_0 *x, const blk_q8_0 *y) {
     __m256 acc = _mm256_setzero_ps();
     const __m256i eight = _mm256_set1_epi8(8);
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], 1);
         const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
         const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(nibbles_32(x[i].qs), a), _mm256_maddubs_epi16(eight, a));
         const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
@@ -146,6 +148,7 @@ static float dot_q4_1_avx2(size_t nb, const blk_q4_1 *x, const blk_q8_1 *y) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0.0f;
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], 1);
         const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
         const __m256 s = _mm256_cvtepi32_ps(dot_us8_256(nibbles_32(x[i].qs), a));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(x[i].d) * loco_half_f16c(y[i].d)), s, acc);
@@ -159,6 +162,7 @@ static float dot_q5_0_avx2(size_t nb, const blk_q5_0 *x, const blk_q8_0 *y) {
     __m256 acc = _mm256_setzero_ps();
     const __m256i sixteen = _mm256_set1_epi8(16);
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], 1);
         const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
         const __m256i q = _mm256_or_si256(nibbles_32(x[i].qs), bit4_from_bits_32(x[i].qh));
         const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, a), _mm256_maddubs_epi16(sixteen, a));
@@ -173,6 +177,7 @@ static float dot_q5_1_avx2(size_t nb, const blk_q5_1 *x, const blk_q8_1 *y) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0.0f;
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], 1);
         const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
         const __m256i q = _mm256_or_si256(nibbles_32(x[i].qs), bit4_from_bits_32(x[i].qh));
         const __m256 s = _mm256_cvtepi32_ps(dot_us8_256(q, a));
@@ -186,6 +191,7 @@ __attribute__((target(LOCO_TARGET_AVX2)))
 static float dot_q8_0_avx2(size_t nb, const blk_q8_0 *x, const blk_q8_0 *y) {
     __m256 acc = _mm256_setzero_ps();
     for (size_t i = 0; i < nb; i++) {
+        loco_prefetch(&x[i], 1);
         const __m256i w = _mm256_loadu_si256((const __m256i *)x[i].qs);
         const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
         const __m256 s = _mm256_cvtepi32_ps(dot_us8_256(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)));

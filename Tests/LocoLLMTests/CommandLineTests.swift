@@ -36,6 +36,21 @@ import Testing
         }
     }
 
+    /// An unknown LOCO_CPU_FEATURES is refused before any work, naming the value and the choices;
+    /// a known one runs.
+    @Test func unknownKernelSetIsRefused() throws {
+        let path = Repository.ggufFixture("value-types.gguf")
+        let bad = try run(loco, ["inspect", path], environment: ["LOCO_CPU_FEATURES": "avx3"])
+        #expect(bad.status == 2)
+        #expect(bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("LOCO_CPU_FEATURES=avx3 is not a kernel set"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("scalar, avx2, avx512, neon, neon-dotprod"), "\(bad.stderr)")
+        for set in ["scalar", "avx2", "native"] {
+            let good = try run(loco, ["inspect", path], environment: ["LOCO_CPU_FEATURES": set])
+            #expect(good.status == 0, "\(set): \(good.stderr)")
+        }
+    }
+
     @Test func exampleAndToolPrintTheSameReport() throws {
         let path = Repository.ggufFixture("value-types.gguf")
         let fromTool = try run(loco, ["inspect", path])

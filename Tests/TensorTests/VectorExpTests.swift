@@ -59,3 +59,24 @@ import Testing
         }
     }
 }
+
+/// The kernel set a feature mask stands for, and the process's set within what the CPU has.
+@Suite struct KernelSetTests {
+    @Test func featureMasksMapToSets() {
+        let avx2 = UInt32(LOCO_CPU_AVX2 | LOCO_CPU_FMA | LOCO_CPU_F16C)
+        #expect(KernelSet(features: 0) == .scalar)
+        #expect(KernelSet(features: UInt32(LOCO_CPU_AVX2)) == .scalar)  // AVX2 without FMA/F16C is not the AVX2 set
+        #expect(KernelSet(features: avx2) == .avx2)
+        #expect(KernelSet(features: avx2 | UInt32(LOCO_CPU_AVXVNNI)) == .avx2)
+        #expect(KernelSet(features: avx2 | UInt32(LOCO_CPU_AVX512F | LOCO_CPU_AVX512BW)) == .avx512)
+        #expect(KernelSet(features: UInt32(LOCO_CPU_NEON)) == .neon)
+        #expect(KernelSet(features: UInt32(LOCO_CPU_NEON | LOCO_CPU_DOTPROD)) == .neonDotprod)
+    }
+
+    @Test func runningSetIsWithinTheCPU() throws {
+        try KernelSet.validateEnvironment()
+        #expect(KernelSet.processFeatures & ~loco_cpu_detected_features() == 0)
+        #expect(loco_cpu_features() == KernelSet.processFeatures & loco_cpu_feature_mask())
+        print("kernels:", KernelSet.summary)
+    }
+}
