@@ -8,6 +8,11 @@ both sides, as llama-bench and `loco bench` do.
         [--gen-tokens 128] [--repetitions 3] [--lora ADAPTER.gguf] [--json]
 
     python3 Benchmarks/inference_peer_bench.py --peer MODEL THREADS PROMPT GEN REPS   (one llama.cpp run)
+
+The report names the CPU, our kernel set and llama.cpp's build (its system info). An AVX2 run on an
+AVX-512 machine: LOCO_CPU_FEATURES=avx2 with LLAMA_CPP_LIB_PATH naming the AVX2 build that
+scripts/install-peers.sh puts in ~/.cache/locollm/peers/llama-cpp-python-0.3.36-avx2/lib.
+LOCO_BIN names another `loco` binary.
 """
 import argparse
 import json
@@ -48,8 +53,10 @@ def peer(model, threads, prompt_tokens, gen_tokens, repetitions, lora=None):
             llm.eval([token])
             token = last_argmax()
         best_decode = min(best_decode, time.perf_counter() - start)
+    import llama_cpp
     return {"prefill_tokens_per_second": prompt_tokens / best_prefill,
-            "decode_tokens_per_second": gen_tokens / best_decode}
+            "decode_tokens_per_second": gen_tokens / best_decode,
+            "system_info": llama_cpp.llama_print_system_info().decode().strip()}
 
 
 def run(command):
@@ -77,7 +84,7 @@ def main():
     p.add_argument("--lora", help="a GGUF LoRA adapter both sides apply unmerged (ours: --adapter)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
-    loco = os.path.join(ROOT, ".build", "release", "loco")
+    loco = os.environ.get("LOCO_BIN") or os.path.join(ROOT, ".build", "release", "loco")
     rows = []
     for threads in map(int, a.threads.split(",")):
         for prompt in map(int, a.prompt_tokens.split(",")):
@@ -86,6 +93,8 @@ def main():
             ours = run([loco, "bench", "--model", a.model, "--threads", str(threads), "--prompt-tokens", str(prompt),
                         "--gen-tokens", str(a.gen_tokens), "--repetitions", str(a.repetitions), "--json"]
                        + (["--adapter", a.lora] if a.lora else []))
+            machine = {"cpu": ours.get("cpu", "?"), "kernels": ours.get("kernels", "?"),
+                       "peer_build": theirs.get("system_info", "?")}
             rows.append({
                 "threads": threads, "prompt_tokens": prompt, "gen_tokens": a.gen_tokens,
                 "ours": {k: ours[k] for k in ("prefill_tokens_per_second", "decode_tokens_per_second", "peak_rss_bytes")},
@@ -95,10 +104,11 @@ def main():
                 "weight_bytes": ours["weight_bytes"],
             })
     if a.json:
-        json.dump({"model": a.model, "results": rows}, sys.stdout, indent=1)
+        json.dump({"model": a.model, **machine, "results": rows}, sys.stdout, indent=1)
         print()
         return
     print("model %s (ratios: ours / llama.cpp, above 1 is faster)" % a.model)
+    print("cpu %s; our kernels %s; llama.cpp %s" % (machine["cpu"], machine["kernels"], machine["peer_build"]))
     print("%3s %6s | %9s %9s %6s | %8s %8s %6s | %8s %8s" % ("thr", "prompt", "pp ours", "pp llama", "ratio",
                                                          "tg ours", "tg llama", "ratio", "RSS ours", "RSS llama"))
     for r in rows:

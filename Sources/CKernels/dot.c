@@ -200,6 +200,62 @@ static float dot_q8_0_avx2(size_t nb, const blk_q8_0 *x, const blk_q8_0 *y) {
     return hsum_ps_256(acc);
 }
 
+// MARK: - AVX2, four rows at a time
+//
+// Decoding multiplies every row of a matrix with one activation vector: four rows per pass share
+// the activation loads and scale conversions and run four independent accumulations. Each row's
+// float operations are exactly those of its one-row kernel above, in the same order (so these
+// are also what Numerics.llamaCpp may use).
+
+#define LOCO_BLOCK_Q4_0(x, a) _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_sub_epi16(                            \
+    _mm256_maddubs_epi16(nibbles_32((x)->qs), a), _mm256_maddubs_epi16(_mm256_set1_epi8(8), a)), _mm256_set1_epi16(1)))
+#define LOCO_BLOCK_Q5_0(x, a) _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_sub_epi16(                            \
+    _mm256_maddubs_epi16(_mm256_or_si256(nibbles_32((x)->qs), bit4_from_bits_32((x)->qh)), a),                  \
+    _mm256_maddubs_epi16(_mm256_set1_epi8(16), a)), _mm256_set1_epi16(1)))
+#define LOCO_BLOCK_Q8_0(x, a) _mm256_cvtepi32_ps(dot_us8_256(                                                  \
+    _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(x)->qs), _mm256_loadu_si256((const __m256i *)(x)->qs)), \
+    _mm256_sign_epi8(a, _mm256_loadu_si256((const __m256i *)(x)->qs))))
+#define LOCO_BLOCK_Q4_1(x, a) _mm256_cvtepi32_ps(dot_us8_256(nibbles_32((x)->qs), a))
+#define LOCO_BLOCK_Q5_1(x, a) _mm256_cvtepi32_ps(dot_us8_256(_mm256_or_si256(nibbles_32((x)->qs), bit4_from_bits_32((x)->qh)), a))
+
+/// MINS: 1 for the `_1` formats, whose result adds half(m_w) * half(s_a) per block after the lanes.
+#define LOCO_ROWS_AVX2(T, XT, YT, BLOCK, MINS)                                                              \
+    __attribute__((target(LOCO_TARGET_AVX2))) static void rows_##T##_avx2(                                  \
+        size_t nb, const uint8_t *w, size_t row_bytes, size_t rows, const YT *y, float *out) {              \
+        /* The four rows' streams run side by side, so the prefetch runs two passes ahead. */            \
+        const size_t ahead = 8 * row_bytes;                                                                 \
+        size_t r = 0;                                                                                       \
+        for (; r + 4 <= rows; r += 4) {                                                                     \
+            const XT *x[4];                                                                                 \
+            __m256 acc[4];                                                                                  \
+            float mins[4];                                                                                  \
+            for (int k = 0; k < 4; k++) {                                                                   \
+                x[k] = (const XT *)(w + (r + k) * row_bytes);                                               \
+                acc[k] = _mm256_setzero_ps();                                                               \
+                mins[k] = 0.0f;                                                                             \
+            }                                                                                               \
+            for (size_t i = 0; i < nb; i++) {                                                               \
+                const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);                             \
+                const float yd = loco_half_f16c(y[i].d);                                                    \
+                const float ys = MINS ? loco_half_f16c(((const uint16_t *)&y[i])[1]) : 0.0f;               \
+                for (int k = 0; k < 4; k++) {                                                               \
+                    _mm_prefetch((const char *)&x[k][i] + ahead, _MM_HINT_T0);                              \
+                    const __m256 s = BLOCK(&x[k][i], a);                                                    \
+                    acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(x[k][i].d) * yd), s, acc[k]);    \
+                    if (MINS) mins[k] += loco_half_f16c(((const uint16_t *)&x[k][i])[1]) * ys;             \
+                }                                                                                           \
+            }                                                                                               \
+            for (int k = 0; k < 4; k++) out[r + k] = MINS ? hsum_ps_256(acc[k]) + mins[k] : hsum_ps_256(acc[k]); \
+        }                                                                                                   \
+        for (; r < rows; r++) out[r] = dot_##T##_avx2(nb, (const XT *)(w + r * row_bytes), y);              \
+    }
+
+LOCO_ROWS_AVX2(q4_0, blk_q4_0, blk_q8_0, LOCO_BLOCK_Q4_0, 0)
+LOCO_ROWS_AVX2(q4_1, blk_q4_1, blk_q8_1, LOCO_BLOCK_Q4_1, 1)
+LOCO_ROWS_AVX2(q5_0, blk_q5_0, blk_q8_0, LOCO_BLOCK_Q5_0, 0)
+LOCO_ROWS_AVX2(q5_1, blk_q5_1, blk_q8_1, LOCO_BLOCK_Q5_1, 1)
+LOCO_ROWS_AVX2(q8_0, blk_q8_0, blk_q8_0, LOCO_BLOCK_Q8_0, 0)
+
 // MARK: - AVX-512, with VNNI and without
 
 #define LOCO_AVX512_TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"
@@ -249,3 +305,39 @@ float loco_vec_dot_q4_1_q8_1(size_t n, const void *w, const void *a) { LOCO_DISP
 float loco_vec_dot_q5_0_q8_0(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_q5_0, n / 32, w, a); }
 float loco_vec_dot_q5_1_q8_1(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_q5_1, n / 32, w, a); }
 float loco_vec_dot_q8_0_q8_0(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_q8_0, n / 32, w, a); }
+
+/// Rows of a matrix times one activation vector: the AVX2 kernel set runs four rows at a time,
+/// every other set its one-row kernel row by row (the same results either way).
+#if defined(__x86_64__)
+#define LOCO_DISPATCH_ROWS(T, one, n, w, row_bytes, rows, a, out)                                          \
+    do {                                                                                                    \
+        const uint32_t f_ = loco_cpu_features();                                                            \
+        const uint32_t avx2_ = LOCO_CPU_AVX2 | LOCO_CPU_FMA | LOCO_CPU_F16C;                                \
+        if ((f_ & avx2_) == avx2_ && !(f_ & LOCO_CPU_AVX512F && f_ & LOCO_CPU_AVX512BW)) {                  \
+            rows_##T##_avx2((n) / 32, (const uint8_t *)(w), row_bytes, rows, a, out);                       \
+            return;                                                                                         \
+        }                                                                                                   \
+        for (size_t r_ = 0; r_ < (rows); r_++) (out)[r_] = one(n, (const uint8_t *)(w) + r_ * (row_bytes), a); \
+    } while (0)
+#else
+#define LOCO_DISPATCH_ROWS(T, one, n, w, row_bytes, rows, a, out)                                          \
+    do {                                                                                                    \
+        for (size_t r_ = 0; r_ < (rows); r_++) (out)[r_] = one(n, (const uint8_t *)(w) + r_ * (row_bytes), a); \
+    } while (0)
+#endif
+
+void loco_vec_dot_rows_q4_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out) {
+    LOCO_DISPATCH_ROWS(q4_0, loco_vec_dot_q4_0_q8_0, n, w, row_bytes, rows, a, out);
+}
+void loco_vec_dot_rows_q4_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out) {
+    LOCO_DISPATCH_ROWS(q4_1, loco_vec_dot_q4_1_q8_1, n, w, row_bytes, rows, a, out);
+}
+void loco_vec_dot_rows_q5_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out) {
+    LOCO_DISPATCH_ROWS(q5_0, loco_vec_dot_q5_0_q8_0, n, w, row_bytes, rows, a, out);
+}
+void loco_vec_dot_rows_q5_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out) {
+    LOCO_DISPATCH_ROWS(q5_1, loco_vec_dot_q5_1_q8_1, n, w, row_bytes, rows, a, out);
+}
+void loco_vec_dot_rows_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out) {
+    LOCO_DISPATCH_ROWS(q8_0, loco_vec_dot_q8_0_q8_0, n, w, row_bytes, rows, a, out);
+}

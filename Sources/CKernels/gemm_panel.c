@@ -187,16 +187,25 @@ static int unpack_weights(int type, const void *row, size_t n, uint8_t *q, float
             const float d = F16(dh), dmin = F16(dminh);
             uint64_t s6, m6;
             loco_unpack_scales_k4(scales, &s6, &m6);
-            for (int j = 0; j < 8; j++) {
-                const uint8_t *b = qs + 32 * (j / 2);
-                for (int l = 0; l < 32; l++) {
-                    uint8_t v = (j & 1) ? (b[l] >> 4) : (b[l] & 0xF);
-                    if (qh && (qh[l] >> j) & 1) v += 16;
-                    *q++ = v;
+            // Sub-blocks j and j + 1 share 32 bytes (low and high nibbles); branch-free so it vectorizes.
+            for (int j = 0; j < 8; j += 2, q += 64) {
+                const uint8_t *b = qs + 16 * j;
+                if (qh) {
+                    for (int l = 0; l < 32; l++) {
+                        q[l] = (uint8_t)((b[l] & 0xF) | ((qh[l] >> j) & 1) << 4);
+                        q[l + 32] = (uint8_t)((b[l] >> 4) | ((qh[l] >> (j + 1)) & 1) << 4);
+                    }
+                } else {
+                    for (int l = 0; l < 32; l++) {
+                        q[l] = b[l] & 0xF;
+                        q[l + 32] = b[l] >> 4;
+                    }
                 }
-                const float dl = d * (float)loco_byte(s6, j), ml = -dmin * (float)loco_byte(m6, j);
-                *sc++ = dl; *sc++ = dl;
-                *mn++ = ml; *mn++ = ml;
+                for (int k = j; k < j + 2; k++) {
+                    const float dl = d * (float)loco_byte(s6, k), ml = -dmin * (float)loco_byte(m6, k);
+                    *sc++ = dl; *sc++ = dl;
+                    *mn++ = ml; *mn++ = ml;
+                }
             }
         }
         return 1;
@@ -389,8 +398,7 @@ VNNI static void tile_vnni(size_t kp, size_t groups, const uint8_t *const w[TILE
 // accumulator per tile entry. vpmaddubsw adds two u8 * s8 products into int16 and saturates, so
 // the weights' largest value picks how many steps may be summed in int16 before widening:
 // narrow weights (q <= 31, |a| <= 128: 2 * 31 * 128 * 4 < 2^15) sum a whole chunk, Q6_K's
-// (q <= 63) two steps, and Q8_0's (q + 128 <= 255) go through their signed value q ^ 0x80 with the
-// sign moved onto the activation, plus 128 * the activation sum (|a| <= 127 for Q8_0).
+// (q <= 63) two steps, and Q8_0's (q + 128 <= 255) against the activations split into nibbles.
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 enum { PANEL_NARROW = 0, PANEL_Q6 = 1, PANEL_Q8 = 2 };
 
@@ -405,7 +413,6 @@ tile_column_avx2(size_t kp, size_t groups, const uint8_t *const w[TILE], const u
         for (int h = 0; h < 2; h++) {
             const size_t half = 32 * (size_t)h;
             __m256i isum[TILE];
-            __m256i asum = _mm256_setzero_si256();
             if (mode == PANEL_NARROW) {
                 __m256i p[TILE];
                 for (int r = 0; r < TILE; r++) p[r] = _mm256_setzero_si256();
@@ -431,23 +438,28 @@ tile_column_avx2(size_t kp, size_t groups, const uint8_t *const w[TILE], const u
                     }
                 }
             } else {
-                for (int r = 0; r < TILE; r++) isum[r] = _mm256_setzero_si256();
+                // a = 16 hi + lo with lo = a & 15 and hi = ((a ^ 0x80) >> 4) - 8 in -8..7: pairs of
+                // q * lo stay within 2 * 255 * 15 and of q * hi within 2 * 255 * 8, so a whole chunk
+                // (4 steps) sums in int16 as for narrow weights.
+                __m256i plo[TILE], phi[TILE];
+                for (int r = 0; r < TILE; r++) plo[r] = phi[r] = _mm256_setzero_si256();
+                const __m256i nibble = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
                 for (size_t s = 0; s < m; s++) {
                     const __m256i aq = _mm256_load_si256((const __m256i *)(a + offset + 64 * s + half));
-                    asum = _mm256_add_epi16(asum, _mm256_maddubs_epi16(_mm256_set1_epi8(1), aq));
+                    const __m256i lo = _mm256_and_si256(aq, nibble);
+                    const __m256i hi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(_mm256_xor_si256(aq, high), 4), nibble), eight);
                     for (int r = 0; r < TILE; r++) {
-                        const __m256i q = _mm256_xor_si256(_mm256_load_si256((const __m256i *)(w[r] + offset + 64 * s + half)), high);
-                        isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(
-                            _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(aq, q)), ones));
+                        const __m256i q = _mm256_load_si256((const __m256i *)(w[r] + offset + 64 * s + half));
+                        plo[r] = _mm256_add_epi16(plo[r], _mm256_maddubs_epi16(q, lo));
+                        phi[r] = _mm256_add_epi16(phi[r], _mm256_maddubs_epi16(q, hi));
                     }
                 }
+                for (int r = 0; r < TILE; r++)
+                    isum[r] = _mm256_add_epi32(_mm256_madd_epi16(plo[r], ones), _mm256_madd_epi16(phi[r], _mm256_set1_epi16(16)));
             }
             const __m256 as = _mm256_load_ps((const float *)(a + offset + 64 * m) + 8 * h);
-            // Q8_0: 128 * the lane's activation sum (the pair sums, at most 4 * 254, times 128).
-            const __m256i bias = mode == PANEL_Q8 ? _mm256_madd_epi16(asum, _mm256_set1_epi16(128)) : _mm256_setzero_si256();
             for (int r = 0; r < TILE; r++) {
-                __m256i i = isum[r];
-                if (mode == PANEL_Q8) i = _mm256_add_epi32(i, bias);
+                const __m256i i = isum[r];
                 const __m256 ws = _mm256_load_ps((const float *)(w[r] + offset + 64 * m) + 8 * h);
                 acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(ws, as), acc[r]);
             }

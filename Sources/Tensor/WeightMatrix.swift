@@ -187,6 +187,12 @@ public struct WeightMatrix: Sendable {
             let activationBytes = activationFormat.rowBytes(columns)
             let base = storage.base
             if count == 1 {
+                // Several rows per call where the row kernels' own order is wanted (the same bits).
+                if !ggml || GGMLNumerics.kernel(type: type, rows: rows, count: count, index: 0) == nil,
+                   let rowsDot = Storage.rowsKernel(type) {
+                    rowsDot(columns, base + range.lowerBound * rowBytes, rowBytes, range.count, activations, output + range.lowerBound)
+                    return
+                }
                 for r in range { output[r] = dot(columns, base + r * rowBytes, activations) }
                 return
             }
@@ -292,6 +298,20 @@ public struct WeightMatrix: Sendable {
                 self.rowBytes = rowBytes
                 self.kernel = .quantized(dot)
                 self.dequantizeRow = dequantize
+            }
+        }
+
+        typealias RowsDot = @convention(c) (Int, UnsafeRawPointer?, Int, Int, UnsafeRawPointer?, UnsafeMutablePointer<Float>?) -> Void
+
+        /// The several-rows product of `type` (one activation vector), where there is one.
+        static func rowsKernel(_ type: GGMLType) -> RowsDot? {
+            switch type {
+            case .q4_0: loco_vec_dot_rows_q4_0_q8_0
+            case .q4_1: loco_vec_dot_rows_q4_1_q8_1
+            case .q5_0: loco_vec_dot_rows_q5_0_q8_0
+            case .q5_1: loco_vec_dot_rows_q5_1_q8_1
+            case .q8_0: loco_vec_dot_rows_q8_0_q8_0
+            default: nil
             }
         }
 

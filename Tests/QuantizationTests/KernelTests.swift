@@ -394,3 +394,40 @@ import Testing
         print("largest |ours - ggml| / M per format:", worst.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" })
     }
 }
+
+/// The several-rows decode products (`loco_vec_dot_rows_*`, which share activation loads across
+/// four rows on AVX2) give every row exactly the bits of the one-row kernel, in every variant the
+/// CPU can run: `Numerics.llamaCpp` relies on the one-row kernels' order through them.
+@Suite struct RowsKernelTests {
+    typealias RowsDot = @convention(c) (Int, UnsafeRawPointer?, Int, Int, UnsafeRawPointer?, UnsafeMutablePointer<Float>?) -> Void
+
+    static let cases: [(String, RowsDot)] = [
+        ("q4_0", loco_vec_dot_rows_q4_0_q8_0), ("q4_1", loco_vec_dot_rows_q4_1_q8_1), ("q5_0", loco_vec_dot_rows_q5_0_q8_0),
+        ("q5_1", loco_vec_dot_rows_q5_1_q8_1), ("q8_0", loco_vec_dot_rows_q8_0_q8_0),
+    ]
+
+    @Test(arguments: cases.map(\.0))
+    func rowsMatchTheOneRowKernel(_ name: String) {
+        let rowsDot = Self.cases.first { $0.0 == name }!.1
+        let format = KernelTests.formats.first { $0.name == name }!
+        let n = 576
+        // 11 rows: two groups of four and a remainder of three.
+        for rows in [1, 3, 4, 11] {
+            let w = KernelTests.weights(format, blocks: rows * n / format.blockValues, seed: UInt64(rows) * 31)
+            let a = KernelTests.quantize(KernelTests.activations(n, seed: UInt64(rows)), format.activation)
+            let rowBytes = n / format.blockValues * format.blockBytes
+            KernelTests.forEachVariant { variant in
+                var many = [Float](repeating: .nan, count: rows)
+                w.withUnsafeBytes { wp in
+                    a.withUnsafeBytes { ap in
+                        many.withUnsafeMutableBufferPointer { rowsDot(n, wp.baseAddress, rowBytes, rows, ap.baseAddress, $0.baseAddress) }
+                    }
+                }
+                let one = (0..<rows).map { r in
+                    KernelTests.dot(format, Array(w[(r * rowBytes)..<((r + 1) * rowBytes)]), a, count: n)
+                }
+                #expect(many.map(\.bitPattern) == one.map(\.bitPattern), "\(name), \(rows) rows, \(variant)")
+            }
+        }
+    }
+}

@@ -87,6 +87,13 @@ float loco_vec_dot_q4_1_q8_1(size_t n, const void *w, const void *a);
 float loco_vec_dot_q5_0_q8_0(size_t n, const void *w, const void *a);
 float loco_vec_dot_q5_1_q8_1(size_t n, const void *w, const void *a);
 float loco_vec_dot_q8_0_q8_0(size_t n, const void *w, const void *a);
+/// `rows` weight rows (`row_bytes` apart, from `w`) times one activation vector, into out[0..<rows]:
+/// the same result as the one-row product of each row, bit for bit, under every kernel set.
+void loco_vec_dot_rows_q4_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
+void loco_vec_dot_rows_q4_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
+void loco_vec_dot_rows_q5_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
+void loco_vec_dot_rows_q5_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
+void loco_vec_dot_rows_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
 float loco_vec_dot_q2_K_q8_K(size_t n, const void *w, const void *a);
 float loco_vec_dot_q3_K_q8_K(size_t n, const void *w, const void *a);
 float loco_vec_dot_q4_K_q8_K(size_t n, const void *w, const void *a);
