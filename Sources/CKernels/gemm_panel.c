@@ -403,8 +403,9 @@ VNNI static void tile_vnni(size_t kp, size_t groups, const uint8_t *const w[TILE
 enum { PANEL_NARROW = 0, PANEL_Q6 = 1, PANEL_Q8 = 2 };
 
 __attribute__((always_inline, target("avx2,fma,f16c"))) static inline void
-tile_column_avx2(size_t kp, size_t groups, const uint8_t *const w[TILE], const uint8_t *a, float out[TILE], int mode) {
-    const __m256i ones = _mm256_set1_epi16(1), high = _mm256_set1_epi8((char)0x80);
+tile_column_avx2(size_t kp, size_t groups, const uint8_t *const w[TILE], const uint8_t *a, const uint8_t *ahi, float out[TILE],
+                 int mode) {
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[TILE];
     for (int r = 0; r < TILE; r++) acc[r] = _mm256_setzero_ps();
     size_t offset = 0;
@@ -440,14 +441,13 @@ tile_column_avx2(size_t kp, size_t groups, const uint8_t *const w[TILE], const u
             } else {
                 // a = 16 hi + lo with lo = a & 15 and hi = ((a ^ 0x80) >> 4) - 8 in -8..7: pairs of
                 // q * lo stay within 2 * 255 * 15 and of q * hi within 2 * 255 * 8, so a whole chunk
-                // (4 steps) sums in int16 as for narrow weights.
+                // (4 steps) sums in int16 as for narrow weights. `a` already holds lo and `ahi` hi
+                // (split_q8_activations, once per product rather than once per weight tile).
                 __m256i plo[TILE], phi[TILE];
                 for (int r = 0; r < TILE; r++) plo[r] = phi[r] = _mm256_setzero_si256();
-                const __m256i nibble = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
                 for (size_t s = 0; s < m; s++) {
-                    const __m256i aq = _mm256_load_si256((const __m256i *)(a + offset + 64 * s + half));
-                    const __m256i lo = _mm256_and_si256(aq, nibble);
-                    const __m256i hi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(_mm256_xor_si256(aq, high), 4), nibble), eight);
+                    const __m256i lo = _mm256_load_si256((const __m256i *)(a + offset + 64 * s + half));
+                    const __m256i hi = _mm256_load_si256((const __m256i *)(ahi + offset + 64 * s + half));
                     for (int r = 0; r < TILE; r++) {
                         const __m256i q = _mm256_load_si256((const __m256i *)(w[r] + offset + 64 * s + half));
                         plo[r] = _mm256_add_epi16(plo[r], _mm256_maddubs_epi16(q, lo));
@@ -486,13 +486,41 @@ tile_column_avx2(size_t kp, size_t groups, const uint8_t *const w[TILE], const u
                           float out[TILE][TILE]) {                                                            \
         for (int c = 0; c < TILE; c++) {                                                                      \
             float column[TILE];                                                                               \
-            tile_column_avx2(kp, groups, w, a[c], column, MODE);                                              \
+            tile_column_avx2(kp, groups, w, a[c], NULL, column, MODE);                                        \
             for (int r = 0; r < TILE; r++) out[r][c] = column[r];                                             \
         }                                                                                                     \
     }
 LOCO_TILE_AVX2(tile_avx2_narrow, PANEL_NARROW)
 LOCO_TILE_AVX2(tile_avx2_q6, PANEL_Q6)
-LOCO_TILE_AVX2(tile_avx2_q8, PANEL_Q8)
+
+/// Q8_0 weights: `a[c]` is column c's split panel row pair (lo row, then hi row, `row_bytes` apart).
+AVX2 static void tile_avx2_q8(size_t kp, size_t groups, const uint8_t *const w[TILE], const uint8_t *const a[TILE],
+                              size_t row_bytes, float out[TILE][TILE]) {
+    for (int c = 0; c < TILE; c++) {
+        float column[TILE];
+        tile_column_avx2(kp, groups, w, a[c], a[c] + row_bytes, column, PANEL_Q8);
+        for (int r = 0; r < TILE; r++) out[r][c] = column[r];
+    }
+}
+
+/// The activation panel row `a` as two rows for the Q8_0 tile: `lo` (a copy of `a`, its signed
+/// bytes replaced by their low nibbles) and `hi` (the bytes' ((a ^ 0x80) >> 4) - 8; the rest unused).
+AVX2 static void split_q8_activations(size_t kp, size_t row_bytes, const uint8_t *a, uint8_t *lo, uint8_t *hi) {
+    memcpy(lo, a, row_bytes);
+    const __m256i nibble = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8), high = _mm256_set1_epi8((char)0x80);
+    size_t offset = 0;
+    for (size_t v0 = 0; v0 < kp;) {
+        const size_t m = chunk_steps(v0, kp);
+        for (size_t b = offset; b < offset + 64 * m; b += 32) {
+            const __m256i aq = _mm256_load_si256((const __m256i *)(a + b));
+            _mm256_store_si256((__m256i *)(lo + b), _mm256_and_si256(aq, nibble));
+            _mm256_store_si256((__m256i *)(hi + b),
+                               _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(_mm256_xor_si256(aq, high), 4), nibble), eight));
+        }
+        offset += 64 * m + 64;
+        v0 += 64 * m;
+    }
+}
 #endif
 
 #if defined(__aarch64__)
@@ -565,7 +593,23 @@ int loco_panel_gemm(int type, const void *w, size_t w_row_bytes, size_t row_star
     const int vnni = use_vnni();
 #if defined(__x86_64__)
     void (*avx2)(size_t, size_t, const uint8_t *const[TILE], const uint8_t *const[TILE], float[TILE][TILE]) = NULL;
-    if (!vnni && use_avx2()) avx2 = type == 8 ? tile_avx2_q8 : type == 14 ? tile_avx2_q6 : tile_avx2_narrow;
+    // Q8_0 on AVX2: every activation row split once for the whole product (two panel rows each).
+    uint8_t *split = NULL;
+    if (!vnni && use_avx2()) {
+        if (type == 8) {
+            split = aligned_alloc(64, 2 * (count + 1) * row_bytes);
+            if (!split) {
+                free(tile); free(q); free(sc); free(mn); free(zero);
+                return 0;
+            }
+            for (size_t c = 0; c < count; c++)
+                split_q8_activations(kp, row_bytes, (const uint8_t *)panel + c * row_bytes, split + 2 * c * row_bytes,
+                                     split + (2 * c + 1) * row_bytes);
+            memset(split + 2 * count * row_bytes, 0, 2 * row_bytes);  // the zero column
+        } else {
+            avx2 = type == 14 ? tile_avx2_q6 : tile_avx2_narrow;
+        }
+    }
 #endif
 #if defined(__aarch64__)
     const loco_tile_fn neon = neon_tile();
@@ -594,7 +638,11 @@ int loco_panel_gemm(int type, const void *w, size_t w_row_bytes, size_t row_star
 #if defined(__x86_64__)
             if (vnni) tile_vnni(kp, groups, wrow, arow, result);
             else if (avx2) avx2(kp, groups, wrow, arow, result);
-            else
+            else if (split) {
+                const uint8_t *pairs[TILE];
+                for (size_t c = 0; c < TILE; c++) pairs[c] = split + 2 * (c < cols ? c0 + c : count) * row_bytes;
+                tile_avx2_q8(kp, groups, wrow, pairs, row_bytes, result);
+            } else
 #endif
                 tile_scalar(kp, groups, wrow, arow, result);
             for (size_t c = 0; c < cols; c++)
@@ -602,6 +650,9 @@ int loco_panel_gemm(int type, const void *w, size_t w_row_bytes, size_t row_star
         }
     }
     (void)vnni;
+#if defined(__x86_64__)
+    free(split);
+#endif
     free(tile); free(q); free(sc); free(mn); free(zero);
     return 1;
 }
