@@ -117,8 +117,8 @@ import Testing
 
     /// Token by token, llama.cpp runs its decode kernels (`vec_dot`, repacked `gemv`); in its order
     /// ours are bit-identical too.
-    @Test(arguments: [QuantizationFileType.q8_0, .q4_K_M, .q6_K])
-    func smolLM2DecodeStepsAreBitIdenticalInLlamaCppOrder(_ type: QuantizationFileType) throws {
+    @Test(arguments: [nil, QuantizationFileType.q8_0, .q4_0, .q4_K_M, .q6_K])
+    func smolLM2DecodeStepsAreBitIdenticalInLlamaCppOrder(_ type: QuantizationFileType?) throws {
         guard Self.available, let shipped = Peers.defaultModel else {
             #expect(!Peers.required, "the default model, llama-cpp-python and a release build of loco are required")
             return
@@ -127,8 +127,8 @@ import Testing
             print("skipped: llama.cpp's order is not reproduced on the \(Peers.kernelSet) kernels (the batched checks hold them to llama.cpp's spread)")
             return
         }
-        let model = try Self.quantize(shipped, type, requantize: true)
-        defer { try? FileManager.default.removeItem(atPath: model) }
+        let model = try type.map { try Self.quantize(shipped, $0, requantize: true) } ?? shipped
+        defer { if type != nil { try? FileManager.default.removeItem(atPath: model) } }
         let tokens = Array(try LlamaCppPeer.tokenize(model: shipped, text: Self.text, limit: 120))
         let theirs = try LlamaCppPeer.logits(model: model, tokens: tokens, sequential: true)
         let ours = try Self.loco(model, tokens: tokens, Run(numerics: "llama-cpp", decode: true))
