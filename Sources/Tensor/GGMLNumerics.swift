@@ -66,9 +66,10 @@ enum GGMLNumerics {
         }
     }
 
-    @inline(__always) static func fma(_ a: Lanes, _ b: Lanes, _ c: Lanes) -> Lanes {
+    /// Lane-wise ``fma(_:_:_:)`` of float vectors of any width.
+    @inline(__always) static func fma<V: SIMD>(_ a: V, _ b: V, _ c: V) -> V where V.Scalar == Float {
         var r = c
-        for i in 0..<16 { r[i] = fma(a[i], b[i], c[i]) }
+        for i in 0..<V.scalarCount { r[i] = fma(a[i], b[i], c[i]) }
         return r
     }
 
@@ -86,51 +87,52 @@ enum GGMLNumerics {
 
     /// `ggml_vec_dot_f32` of the AVX-512 build.
     static func dot16(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
-        let steps = n / 64
-        var s0 = Lanes(), s1 = Lanes(), s2 = Lanes(), s3 = Lanes()
+        vecDot(n, x, y, as: Lanes.self, reduce: reduce)
+    }
+
+    /// `ggml_vec_dot_f32` of the AVX2 build: its reduction ends with two `hadd`s.
+    static func dot8(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
+        vecDot(n, x, y, as: SIMD8<Float>.self, reduce: haddReduce)
+    }
+
+    /// `ggml_vec_dot_f32` with vectors `V` (16 lanes on AVX-512, 8 on AVX2): four accumulators
+    /// with fused multiply-adds over steps of four vectors, added 0+2, 1+3, then 0+1 and reduced
+    /// by `reduce`; then the tail as GCC vectorized it: products of a vector's width and then of
+    /// half of it added one by one, the last few contracted to FMAs.
+    @inline(__always) static func vecDot<V: SIMD>(
+        _ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, as _: V.Type, reduce: (V) -> Float
+    ) -> Float where V.Scalar == Float {
+        let w = V.scalarCount
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        let steps = n / (4 * w)
+        var s0 = V(), s1 = V(), s2 = V(), s3 = V()
         for step in 0..<steps {
-            let i = step * 64
+            let i = step * 4 * w
             if step == 0 {
                 // fma(x, y, 0) is the rounded product.
                 s0 = load(x) * load(y)
-                s1 = load(x + 16) * load(y + 16)
-                s2 = load(x + 32) * load(y + 32)
-                s3 = load(x + 48) * load(y + 48)
+                s1 = load(x + w) * load(y + w)
+                s2 = load(x + 2 * w) * load(y + 2 * w)
+                s3 = load(x + 3 * w) * load(y + 3 * w)
                 continue
             }
             s0 = fma(load(x + i), load(y + i), s0)
-            s1 = fma(load(x + i + 16), load(y + i + 16), s1)
-            s2 = fma(load(x + i + 32), load(y + i + 32), s2)
-            s3 = fma(load(x + i + 48), load(y + i + 48), s3)
+            s1 = fma(load(x + i + w), load(y + i + w), s1)
+            s2 = fma(load(x + i + 2 * w), load(y + i + 2 * w), s2)
+            s3 = fma(load(x + i + 3 * w), load(y + i + 3 * w), s3)
         }
         var sum = reduce((s0 + s2) + (s1 + s3))
-        // The scalar tail as GCC vectorized it: products of 16 and then 8 values added one by one,
-        // the last few contracted to FMAs.
-        var i = steps * 64
-        while n - i >= 16 {
-            for j in i..<(i + 16) { sum += x[j] * y[j] }
-            i += 16
+        var i = steps * 4 * w
+        while n - i >= w {
+            for j in i..<(i + w) { sum += x[j] * y[j] }
+            i += w
         }
-        if n - i >= 8 {
-            for j in i..<(i + 8) { sum += x[j] * y[j] }
-            i += 8
+        if n - i >= w / 2 {
+            for j in i..<(i + w / 2) { sum += x[j] * y[j] }
+            i += w / 2
         }
         for j in i..<n { sum = fma(x[j], y[j], sum) }
         return sum
-    }
-
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Lanes {
-        UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
-    }
-
-    @inline(__always) static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
-
-    @inline(__always) static func fma(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
-        var r = c
-        for i in 0..<8 { r[i] = fma(a[i], b[i], c[i]) }
-        return r
     }
 
     /// AVX2's horizontal sum (`hsum` in llamafile's sgemm, the softmax chunk sums): high half
@@ -145,41 +147,6 @@ enum GGMLNumerics {
     @inline(__always) static func haddReduce(_ v: SIMD8<Float>) -> Float {
         let t = v.lowHalf + v.highHalf
         return (t[0] + t[1]) + (t[2] + t[3])
-    }
-
-    /// `ggml_vec_dot_f32` of the AVX2 build: four 8-lane accumulators over 32-value steps,
-    /// added 0+2, 1+3, then 0+1, reduced with `hadd`, then the tail as GCC compiled it.
-    static func dot8(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
-        let steps = n / 32
-        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
-        for step in 0..<steps {
-            let i = step * 32
-            if step == 0 {
-                s0 = load8(x) * load8(y)
-                s1 = load8(x + 8) * load8(y + 8)
-                s2 = load8(x + 16) * load8(y + 16)
-                s3 = load8(x + 24) * load8(y + 24)
-                continue
-            }
-            s0 = fma(load8(x + i), load8(y + i), s0)
-            s1 = fma(load8(x + i + 8), load8(y + i + 8), s1)
-            s2 = fma(load8(x + i + 16), load8(y + i + 16), s2)
-            s3 = fma(load8(x + i + 24), load8(y + i + 24), s3)
-        }
-        var sum = steps == 0 ? 0 : haddReduce((s0 + s2) + (s1 + s3))
-        // The tail (fewer than 32 values) as GCC vectorized it for AVX2: products of 8 values
-        // added one by one, then of 4, the last few contracted to FMAs.
-        var i = steps * 32
-        while n - i >= 8 {
-            for j in i..<(i + 8) { sum += x[j] * y[j] }
-            i += 8
-        }
-        if n - i >= 4 {
-            for j in i..<(i + 4) { sum += x[j] * y[j] }
-            i += 4
-        }
-        for j in i..<n { sum = fma(x[j], y[j], sum) }
-        return sum
     }
 
     /// One lane of `ggml_v_expf` of `build`.
