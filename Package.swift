@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C, internal: SIMD inner loops with runtime CPU dispatch and scalar fallbacks.
@@ -23,7 +24,11 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "GGUFFormat", exclude: ["README.md"]),
+        // Under every Swift target: strict JSON, the atomic file writer, folders, SplitMix64, SHA-256 (swift-crypto).
+        .target(
+            name: "LocoSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")], exclude: ["README.md"]
+        ),
+        .target(name: "GGUFFormat", dependencies: ["LocoSupport"], exclude: ["README.md"]),
         .target(name: "Quantization", dependencies: ["GGUFFormat", "CKernels"], exclude: ["README.md"]),
         // Tokenizers from GGUF metadata (byte-level BPE, SentencePiece BPE), streaming detokenizer, chat templates.
         .target(name: "Tokenization", dependencies: ["GGUFFormat"], exclude: ["README.md"]),
@@ -33,12 +38,31 @@ let package = Package(
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS, .visionOS]))]
         ),
         // Model configuration, architectures (one file each), sessions with a KV cache.
-        .target(name: "Inference", dependencies: ["CKernels", "CBLAS", "Tensor", "Tokenization", "GGUFFormat"], exclude: ["README.md"]),
-        // Adapters: GGUF LoRA and PEFT safetensors, loading, validation against a base, export.
-        .target(name: "LoRA", dependencies: ["GGUFFormat", "Quantization", "Tensor", "Inference"], exclude: ["README.md"]),
+        .target(
+            name: "Inference", dependencies: ["CKernels", "CBLAS", "Tensor", "Tokenization", "GGUFFormat", "LocoSupport"],
+            exclude: ["README.md"]
+        ),
+        // Adapters: GGUF LoRA and PEFT safetensors, validation against a base, merge and export, registry and manifests.
+        .target(
+            name: "Adapters", dependencies: ["GGUFFormat", "Quantization", "Tensor", "Inference", "LocoSupport"],
+            exclude: ["README.md"]
+        ),
+        // LoRA training on a frozen quantized base: trainer, graph, checkpoints, datasets (reaches
+        // Inference's block backward through `package` access).
+        .target(
+            name: "Training",
+            dependencies: ["CBLAS", "GGUFFormat", "Tensor", "Tokenization", "Inference", "Adapters", "LocoSupport"],
+            exclude: ["README.md"]
+        ),
         // Benchmark sets, scorers and evaluation runs.
-        .target(name: "Evaluation", dependencies: ["Inference", "Tokenization", "GGUFFormat"], exclude: ["README.md"]),
-        .target(name: "LocoLLM", dependencies: ["GGUFFormat", "Quantization", "Tokenization", "Tensor", "Inference", "LoRA", "Evaluation"], exclude: ["README.md"]),
+        .target(name: "Evaluation", dependencies: ["Inference", "Tokenization", "GGUFFormat", "LocoSupport"], exclude: ["README.md"]),
+        .target(
+            name: "LocoLLM",
+            dependencies: [
+                "LocoSupport", "GGUFFormat", "Quantization", "Tokenization", "Tensor", "Inference", "Adapters", "Training", "Evaluation",
+            ],
+            exclude: ["README.md"]
+        ),
         .executableTarget(
             name: "loco",
             dependencies: [
@@ -76,7 +100,9 @@ let package = Package(
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Quantization", "CKernels", "LocoTestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tensor", "Quantization", "LocoTestSupport"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "LocoTestSupport"]),
+        .testTarget(name: "LocoSupportTests", dependencies: ["LocoSupport", "LocoTestSupport"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "LocoTestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Adapters", "LocoTestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "LocoTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

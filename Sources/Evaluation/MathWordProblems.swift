@@ -1,4 +1,5 @@
 import Inference
+import LocoSupport
 
 /// One arithmetic word problem: the question, a worked solution ending `The answer is N.`, and N.
 public struct MathProblem: Sendable, Hashable, Codable {

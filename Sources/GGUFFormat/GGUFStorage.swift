@@ -1,3 +1,4 @@
+import LocoSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -95,6 +96,15 @@ public final class GGUFStorage: @unchecked Sendable {
 }
 
 extension GGUFError {
+    /// Runs `body`, turning a file-system failure into ``GGUFError`` `.io`.
+    static func wrapping<T>(_ body: () throws(FileSystemFailure) -> T) throws(GGUFError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw GGUFError(.io(operation: error.operation, path: error.path, errno: error.code, message: error.message))
+        }
+    }
+
     static func posix(_ operation: String, _ path: String) -> GGUFError {
         let code = errno
         return GGUFError(.io(operation: operation, path: path, errno: code, message: String(cString: strerror(code))))

@@ -1,3 +1,4 @@
+import LocoSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -90,11 +91,13 @@ public struct GGUFWriter: Sendable {
         let header = try encodedHeader()
         let placed = try layout()
         let alignment = try GGUFFile.alignment(of: metadata)
-        let output = try AtomicFileOutput(destination: path)
+        let output = try GGUFError.wrapping { () throws(FileSystemFailure) in try AtomicFile(destination: path) }
         do {
-            try output.write(header)
-            // Padding before the data section is written even without tensors, as gguf-py does.
-            try output.writeZeros(GGUFFile.padded(header.count, alignment).0 - header.count)
+            try GGUFError.wrapping { () throws(FileSystemFailure) in
+                try output.write(header)
+                // Padding before the data section is written even without tensors, as gguf-py does.
+                try output.writeZeros(GGUFFile.padded(header.count, alignment).0 - header.count)
+            }
             for (i, tensor) in placed.enumerated() {
                 let before = output.bytesWritten
                 try data(tensor, GGUFDataSink(output: output))
@@ -102,10 +105,12 @@ public struct GGUFWriter: Sendable {
                 guard written == tensor.byteCount else {
                     throw GGUFError(.tensorDataSizeMismatch(tensor: tensor.name, expected: tensor.byteCount, written: written), path: path)
                 }
-                try output.writeZeros(GGUFFile.padded(tensor.byteCount, alignment).0 - tensor.byteCount)
+                try GGUFError.wrapping { () throws(FileSystemFailure) in
+                    try output.writeZeros(GGUFFile.padded(tensor.byteCount, alignment).0 - tensor.byteCount)
+                }
                 progress?(i + 1, placed.count)
             }
-            try output.commit()
+            try GGUFError.wrapping { () throws(FileSystemFailure) in try output.commit() }
         } catch {
             output.abandon()
             throw error
@@ -122,12 +127,14 @@ public struct GGUFWriter: Sendable {
 
 /// Where a tensor producer writes its bytes; pieces may be of any size.
 public struct GGUFDataSink: Sendable {
-    let output: AtomicFileOutput
+    let output: AtomicFile
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws { try output.write(bytes) }
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try GGUFError.wrapping { () throws(FileSystemFailure) in try output.write(bytes) }
+    }
 
     public func write<T: BitwiseCopyable>(contentsOf values: [T]) throws {
-        try values.withUnsafeBytes { try output.write($0) }
+        try values.withUnsafeBytes { try write($0) }
     }
 }
 
@@ -168,100 +175,3 @@ enum GGUFEncoder {
     }
 }
 
-/// A buffered file written under a temporary name and renamed into place on `commit()`.
-final class AtomicFileOutput: @unchecked Sendable {
-    let destination: String
-    let temporaryPath: String
-    private var fd: Int32
-    private var buffer: UnsafeMutableRawBufferPointer
-    private var buffered = 0
-    private(set) var bytesWritten = 0
-    private static let bufferSize = 4 << 20
-
-    init(destination: String) throws {
-        self.destination = destination
-        let slash = destination.lastIndex(of: "/")
-        let folder = slash.map { String(destination[..<$0]) } ?? "."
-        let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
-        temporaryPath = (folder.isEmpty ? "" : folder + "/") + ".\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw GGUFError.posix("create", temporaryPath) }
-        buffer = .allocate(byteCount: AtomicFileOutput.bufferSize, alignment: 64)
-    }
-
-    deinit {
-        buffer.deallocate()
-        if fd >= 0 {
-            close(fd)
-            unlink(temporaryPath)
-        }
-    }
-
-    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        bytesWritten += bytes.count
-        if buffered + bytes.count <= buffer.count {
-            buffer.baseAddress!.advanced(by: buffered).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            buffered += bytes.count
-            return
-        }
-        try flush()
-        if bytes.count >= buffer.count {
-            try writeFully(bytes)
-        } else {
-            buffer.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            buffered = bytes.count
-        }
-    }
-
-    func writeZeros(_ count: Int) throws {
-        guard count > 0 else { return }
-        try [UInt8](repeating: 0, count: count).withUnsafeBytes { try write($0) }
-    }
-
-    private func flush() throws {
-        guard buffered > 0 else { return }
-        try writeFully(UnsafeRawBufferPointer(rebasing: buffer[0..<buffered]))
-        buffered = 0
-    }
-
-    private func writeFully(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw GGUFError.posix("write", destination)
-            }
-            done += n
-        }
-    }
-
-    /// Flushes, syncs and renames the temporary file over the destination.
-    func commit() throws {
-        try flush()
-        guard fsync(fd) == 0 else { throw GGUFError.posix("fsync", destination) }
-        guard close(fd) == 0 else {
-            fd = -1
-            unlink(temporaryPath)
-            throw GGUFError.posix("close", destination)
-        }
-        fd = -1
-        guard rename(temporaryPath, destination) == 0 else {
-            let error = GGUFError.posix("rename to", destination)
-            unlink(temporaryPath)
-            throw error
-        }
-    }
-
-    /// Closes and removes the temporary file.
-    func abandon() {
-        guard fd >= 0 else { return }
-        close(fd)
-        fd = -1
-        unlink(temporaryPath)
-    }
-}
-
-private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }

@@ -3,7 +3,7 @@ import CKernels
 import Tensor
 
 /// Low-rank deltas on a model's linear layers, applied unmerged: for a projection with weights
-/// `W`, `y = W x + sum over deltas: scale * B (A x)`. That is LoRA at run time (the `LoRA` target
+/// `W`, `y = W x + sum over deltas: scale * B (A x)`. That is LoRA at run time (the `Adapters` target
 /// turns adapter files into an `AdapterSet`); several adapters combine by listing their deltas.
 ///
 /// An adapter set is immutable and shared: a ``Session`` holds a reference to one
@@ -198,7 +198,7 @@ extension AdapterSet {
 
 extension DecoderLayer {
     /// The weight matrix of `target` (not `.output`).
-    func matrix(_ target: AdapterSet.Target) -> WeightMatrix {
+    package func matrix(_ target: AdapterSet.Target) -> WeightMatrix {
         switch target {
         case .query: query
         case .key: key

@@ -1,14 +1,14 @@
 import Tensor
 
 /// What one block's training forward keeps for its backward, for `capacity` packed positions.
-final class LayerActivations {
-    let capacity: Int
-    let input, normed, queries, keys, values, attention, middle, normed2, gate, up, hidden: FloatBuffer
+package final class LayerActivations {
+    package let capacity: Int
+    package let input, normed, queries, keys, values, attention, middle, normed2, gate, up, hidden: FloatBuffer
     /// Qwen3's queries and keys before their per-head RMSNorm.
-    let rawQueries, rawKeys: FloatBuffer?
-    let probabilities: FloatBuffer
+    package let rawQueries, rawKeys: FloatBuffer?
+    package let probabilities: FloatBuffer
 
-    init(_ c: ModelConfiguration, capacity: Int, probabilityCount: Int, queryKeyNorms: Bool) {
+    package init(_ c: ModelConfiguration, capacity: Int, probabilityCount: Int, queryKeyNorms: Bool) {
         self.capacity = capacity
         let w = c.embeddingLength, f = c.feedForwardLength
         input = FloatBuffer(count: capacity * w)
@@ -30,12 +30,18 @@ final class LayerActivations {
 
 /// The packed positions of one training step: sequences one after another, each attending
 /// only within itself, with each row's RoPE angles.
-struct PackedBatch {
+package struct PackedBatch {
     /// Start row and length of each sequence.
-    let spans: [(start: Int, length: Int)]
-    let rows: Int
+    package let spans: [(start: Int, length: Int)]
+    package let rows: Int
     /// `rows` x `rope.dimensions` cosines and sines.
-    let angles: [Float]
+    package let angles: [Float]
+
+    package init(spans: [(start: Int, length: Int)], rows: Int, angles: [Float]) {
+        self.spans = spans
+        self.rows = rows
+        self.angles = angles
+    }
 
     /// Where sequence `s`'s attention probabilities start (heads x length x length per sequence).
     func probabilityOffset(_ s: Int, heads: Int) -> Int {
@@ -43,23 +49,42 @@ struct PackedBatch {
     }
 }
 
+/// What a block's training forward and backward call for each projection being adapted (the
+/// `Training` target's LoRA conforms): `output += delta(input)`, and its backward adding to the
+/// input's gradient and to the adapter's parameter gradients. Nothing happens for a projection
+/// the adapter does not touch.
+package protocol TrainableAdaptation {
+    func forward(layer: Int, target: AdapterSet.Target, input: UnsafePointer<Float>, count: Int,
+                 into output: UnsafeMutablePointer<Float>, pool: ComputePool)
+    func backward(layer: Int, target: AdapterSet.Target, input: UnsafePointer<Float>, count: Int,
+                  outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
+                  gradients: UnsafeMutablePointer<Float>, pool: ComputePool)
+}
+
 /// The per-pass things every block's training forward and backward use.
-struct TrainingContext {
+package struct TrainingContext {
     let model: Model
-    let lora: TrainableLoRA
-    let dropout: TrainableLoRA.Dropout
+    let adaptation: any TrainableAdaptation
     let panel: DequantizedPanel
-    let scratch: LoRAScratch
     let pool: ComputePool
     /// Gradient scratch of the block's widest vectors, reused by every block's backward.
     let gradients: BlockGradients
+
+    package init(model: Model, adaptation: any TrainableAdaptation, panel: DequantizedPanel, pool: ComputePool,
+                 gradients: BlockGradients) {
+        self.model = model
+        self.adaptation = adaptation
+        self.panel = panel
+        self.pool = pool
+        self.gradients = gradients
+    }
 }
 
 /// Scratch for one block's backward.
-final class BlockGradients {
+package final class BlockGradients {
     let queries, keys, values, attention, normed, gate, up, rawQueries, rawKeys: FloatBuffer
 
-    init(_ c: ModelConfiguration, capacity: Int) {
+    package init(_ c: ModelConfiguration, capacity: Int) {
         queries = FloatBuffer(count: capacity * c.queryWidth)
         keys = FloatBuffer(count: capacity * c.keyValueWidth)
         values = FloatBuffer(count: capacity * c.keyValueWidth)
@@ -76,7 +101,7 @@ extension DecoderLayer {
     /// The training forward of block `index` over the packed `batch`, in float (weights
     /// dequantized, see `WeightMatrix.floatMultiply`): reads `a.input`, fills the rest of `a`
     /// and writes the block's output to `output` (which may not be `a.input`).
-    func trainingForward(layer index: Int, batch: PackedBatch, a: LayerActivations, output: UnsafeMutablePointer<Float>,
+    package func trainingForward(layer index: Int, batch: PackedBatch, a: LayerActivations, output: UnsafeMutablePointer<Float>,
                          context x: TrainingContext) {
         let c = x.model.configuration, n = batch.rows, width = c.embeddingLength, d = c.headDimension
         let pool = x.pool, panel = x.panel
@@ -138,7 +163,7 @@ extension DecoderLayer {
     /// The backward of ``trainingForward(layer:batch:a:output:context:)``: from the gradient of
     /// the block's output, adds the LoRA gradients of this block to `gradients` and writes the
     /// gradient of its input to `inputGradient` (which may be `outputGradient`).
-    func trainingBackward(layer index: Int, batch: PackedBatch, a: LayerActivations, outputGradient dOut: UnsafePointer<Float>,
+    package func trainingBackward(layer index: Int, batch: PackedBatch, a: LayerActivations, outputGradient dOut: UnsafePointer<Float>,
                           inputGradient dIn: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>,
                           context x: TrainingContext) {
         let c = x.model.configuration, n = batch.rows, width = c.embeddingLength, d = c.headDimension
@@ -239,15 +264,13 @@ extension DecoderLayer {
 
     private func adapt(_ layer: Int, _ target: AdapterSet.Target, input: UnsafePointer<Float>, rows: Int,
                        into output: UnsafeMutablePointer<Float>, _ x: TrainingContext) {
-        guard let slot = x.lora.slot(layer: layer, target) else { return }
-        x.lora.forward(slot, input: input, count: rows, into: output, dropout: x.dropout, scratch: x.scratch, pool: x.pool)
+        x.adaptation.forward(layer: layer, target: target, input: input, count: rows, into: output, pool: x.pool)
     }
 
     private func adaptBackward(_ layer: Int, _ target: AdapterSet.Target, input: UnsafePointer<Float>, rows: Int,
                                outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
                                _ gradients: UnsafeMutablePointer<Float>, _ x: TrainingContext) {
-        guard let slot = x.lora.slot(layer: layer, target) else { return }
-        x.lora.backward(slot, input: input, count: rows, outputGradient: outputGradient, inputGradient: inputGradient,
-                        gradients: gradients, dropout: x.dropout, scratch: x.scratch, pool: x.pool)
+        x.adaptation.backward(layer: layer, target: target, input: input, count: rows, outputGradient: outputGradient,
+                              inputGradient: inputGradient, gradients: gradients, pool: x.pool)
     }
 }

@@ -4,7 +4,7 @@ import Tensor
 /// grouped-query heads and RoPE (plus, for qwen3, RMSNorm of each query and key head before
 /// RoPE), a residual add, RMSNorm, a SwiGLU feed-forward layer, a residual add. Every projection
 /// adds the session's adapter deltas on it (``AdapterSet``), if any.
-struct DecoderLayer: Sendable {
+package struct DecoderLayer: Sendable {
     var attentionNorm: [Float]
     var query: WeightMatrix
     var key: WeightMatrix

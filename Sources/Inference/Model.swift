@@ -16,11 +16,11 @@ public final class Model: Sendable {
     /// Rows of the output layer: the logits of one position.
     public let vocabularySize: Int
     public let file: GGUFFile
-    let embedding: WeightMatrix
-    let layers: [DecoderLayer]
-    let outputNorm: [Float]
-    let output: WeightMatrix
-    let rotaryEmbedding: RotaryEmbedding
+    package let embedding: WeightMatrix
+    package let layers: [DecoderLayer]
+    package let outputNorm: [Float]
+    package let output: WeightMatrix
+    package let rotaryEmbedding: RotaryEmbedding
 
     /// Maps and loads the model at `path`.
     public convenience init(contentsOf path: String) throws {

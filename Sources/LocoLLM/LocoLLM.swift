@@ -4,5 +4,7 @@
 @_exported import Tokenization
 @_exported import Tensor
 @_exported import Inference
-@_exported import LoRA
+@_exported import LocoSupport
+@_exported import Adapters
+@_exported import Training
 @_exported import Evaluation

@@ -1,3 +1,4 @@
+import LocoSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -17,15 +18,7 @@ public struct ModelStore: Sendable {
     public let directory: String
 
     public init(directory: String? = nil) {
-        if let directory {
-            self.directory = directory
-        } else if let env = ModelStore.environment(ModelStore.environmentVariable), !env.isEmpty {
-            self.directory = env
-        } else if let cache = ModelStore.environment("XDG_CACHE_HOME"), !cache.isEmpty {
-            self.directory = cache + "/locollm/models"
-        } else {
-            self.directory = (ModelStore.environment("HOME") ?? ".") + "/.cache/locollm/models"
-        }
+        self.directory = directory ?? CacheFolder.path("models", overrideVariable: ModelStore.environmentVariable)
     }
 
     public var defaultModelPath: String { directory + "/" + ModelStore.defaultModelFileName }

@@ -54,7 +54,7 @@ struct DataCommand: ParsableCommand {
         /// One line each, written to a temporary file in the same folder and renamed into place.
         private func write(_ lines: [String], to path: String) throws {
             let text = lines.map { $0 + "\n" }.joined()
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try AtomicFile.write(Array(text.utf8), to: path)
         }
     }
 
@@ -88,7 +88,7 @@ struct DataCommand: ParsableCommand {
                     text += "{\"tokens\": [" + sequence.tokens.map(String.init).joined(separator: ", ") + "], \"trained\": ["
                         + sequence.trained.map { $0 ? "1" : "0" }.joined(separator: ", ") + "]}\n"
                 }
-                try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+                try AtomicFile.write(Array(text.utf8), to: out)
                 let tokens = dataset.sequences.reduce(0) { $0 + $1.tokens.count }
                 let trained = dataset.sequences.reduce(0) { $0 + $1.trainedCount }
                 print("wrote \(dataset.sequences.count) sequences, \(tokens) tokens (\(trained) trained) to \(out)")

@@ -86,7 +86,7 @@ struct LogitsCommand: ParsableCommand {
                 values = try session.forward(tokens: ids).values
             }
             let seconds = Date().timeIntervalSince(start)
-            try values.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: out), options: .atomic)
+            try values.withUnsafeBytes { try AtomicFile.write(Array($0), to: out) }
             FileHandle.standardError.write(Data(String(
                 format: "%d positions x %d logits -> %@ (%.1f tokens/s)\n", ids.count, loaded.vocabularySize,
                 out as NSString, Double(ids.count) / seconds).utf8))

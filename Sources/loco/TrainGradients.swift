@@ -60,7 +60,7 @@ struct TrainGradients: ParsableCommand {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try Trainer.adapter(gradientLoRA, model: base).writePEFT(to: out, base: base.configuration)
             let json = "{\"loss\": \(loss.mean), \"trained_tokens\": \(loss.tokens)}\n"
-            try Data(json.utf8).write(to: URL(fileURLWithPath: out + "/loss.json"), options: .atomic)
+            try AtomicFile.write(Array(json.utf8), to: out + "/loss.json")
             print("loss \(loss.mean) over \(loss.tokens) trained tokens; gradients in \(out)")
         } catch let error as ValidationError {
             throw error

@@ -1,4 +1,5 @@
 import GGUFFormat
+import LocoTestSupport
 import Testing
 @testable import Inference
 

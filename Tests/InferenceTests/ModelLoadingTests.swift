@@ -1,5 +1,6 @@
 import Foundation
 import GGUFFormat
+import LocoTestSupport
 import Testing
 @testable import Inference
 

@@ -1,4 +1,5 @@
 import Foundation
+import LocoTestSupport
 import Testing
 @testable import Inference
 import Tensor
