@@ -126,8 +126,9 @@ public final class ChatSession: Sendable {
         }
     }
 
-    /// Answers `text` and returns the whole reply. Cancelling the task stops the generation and
-    /// throws `CancellationError` (the part generated stays in the history).
+    /// Answers `text` and returns the whole reply. Cancelling the task stops the generation after
+    /// the current token and throws `CancellationError` (the part generated stays in the history;
+    /// a turn asked for before that token is done throws `sessionBusy`).
     public func respond(to text: String) async throws -> String {
         var reply = ""
         for try await event in streamResponse(to: text) {
@@ -141,6 +142,8 @@ public final class ChatSession: Sendable {
     /// Generation runs on its own thread; ending the stream early (or cancelling the consuming
     /// task) stops it after the current token.
     public func streamResponse(to text: String) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        // Not `Generator.stream`: the turn must end (reply in the history, session free) when the
+        // generation really returns, which a consumer that stopped early never sees.
         AsyncThrowingStream { continuation in
             let thread = Thread { [self] in
                 do {
@@ -168,7 +171,7 @@ public final class ChatSession: Sendable {
     /// pending clear or adapter change to the generator, which no other turn is using now.
     private func beginTurn(_ text: String) throws -> Turn {
         let (turn, reset, adapters) = try state.withLock { state throws -> (Turn, Bool, AdapterSet?) in
-            guard !state.turnRunning else { throw EngineError(.sessionBusy, path: engine.modelPath) }
+            guard !state.turnRunning else { throw EngineError(.sessionBusy) }
             let messages = state.messages + [.user(text)]
             let prompt = try engine.prompt(messages: messages)
             state.messages = messages
