@@ -29,8 +29,9 @@ do {
     print("streamed: \(ids.map { stream.append($0) } + [stream.finish()])")
 
     let template = try ChatTemplate(gguf: file)
-    let prompt = try template.render(messages: [.system("You are terse."), .user("What is a token?")])
-    let promptIDs = tokenizer.encode(prompt, addSpecial: !template.includesBOS, parseSpecial: true)
+    let messages: [ChatMessage] = [.system("You are terse."), .user("What is a token?")]
+    let prompt = try template.render(messages: messages)
+    let promptIDs = try tokenizer.encode(messages: messages, template: template)
     print("chat template: \(template.family)")
     print(prompt, terminator: "")
     print("(\(promptIDs.count) tokens)")

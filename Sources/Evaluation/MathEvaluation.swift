@@ -5,8 +5,9 @@ import Tokenization
 /// template as the only user turn (no system message), the model answers greedily, and the
 /// answer ``MathWordProblems/extractAnswer(from:)`` finds in the reply must equal the expected one.
 ///
-/// The prompt is built as `loco run` builds it: the template's generation prompt, tokenized with
-/// control tokens parsed and BOS added only when the template does not write it.
+/// The prompt is built as `loco run` builds it, with `Tokenizer.encode(messages:template:)`: the
+/// template's generation prompt, control tokens parsed, BOS added only when the template does not
+/// write it.
 ///
 /// ```swift
 /// let evaluation = MathEvaluation(model: model, tokenizer: tokenizer, template: template, adapters: adapters)
@@ -73,8 +74,7 @@ public struct MathEvaluation: Sendable {
         var generatedTokens = 0
         var seconds = 0.0
         for (index, problem) in problems.enumerated() {
-            let text = try template.render(messages: [.user(problem.question)], addGenerationPrompt: true)
-            let prompt = tokenizer.encode(text, addSpecial: !template.includesBOS, parseSpecial: true)
+            let prompt = try tokenizer.encode(messages: [.user(problem.question)], template: template)
             var output = ""
             let statistics = try generator.generate(prompt: prompt, options: options) { output += $0 }
             generatedTokens += statistics.generatedTokens

@@ -17,8 +17,11 @@ import GGUFFormat
 /// let template = try ChatTemplate(gguf: file)
 /// let prompt = try template.render(messages: [.system("Be brief."), .user("Hi!")],
 ///                                  addGenerationPrompt: true, enableThinking: nil)
-/// let ids = tokenizer.encode(prompt, addSpecial: !template.includesBOS, parseSpecial: true)
+/// let ids = try tokenizer.encode(messages: [.system("Be brief."), .user("Hi!")], template: template)
 /// ```
+///
+/// `Tokenizer.encode(messages:template:)` renders and encodes in one step, with the BOS rule
+/// (``includesBOS``) applied.
 public struct ChatTemplate: Sendable {
     /// The template families this SDK renders.
     public enum Family: Sendable, Equatable {
@@ -100,7 +103,8 @@ public struct ChatTemplate: Sendable {
     }
 
     /// Whether rendered prompts start with the BOS token's text; encode them with
-    /// `addSpecial: false` then, so BOS is not added twice.
+    /// `addSpecial: false` then, so BOS is not added twice (`Tokenizer.encode(messages:template:)`
+    /// does).
     public var includesBOS: Bool {
         switch family {
         case .llama31, .llama3, .gemma3, .gemma: !bosToken.isEmpty

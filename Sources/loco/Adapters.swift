@@ -18,12 +18,8 @@ struct AdapterArguments: ParsableArguments {
         guard scales.count <= paths.count else { throw ValidationError("more --adapter-scale values than --adapter paths") }
     }
 
-    /// The adapters for `model`, or nil when none was given.
-    func adapterSet(for model: Model) throws -> AdapterSet? {
-        guard !paths.isEmpty else { return nil }
-        let adapters = try paths.enumerated().map { index, path in
-            (try LoRAAdapter(contentsOf: AdapterRegistry().resolve(path)), index < scales.count ? scales[index] : 1)
-        }
-        return try AdapterSet(model: model, adapters: adapters)
+    /// Each adapter's name or path with its scale, for `Engine.adapters(_:)`.
+    var specs: [(String, Float)] {
+        paths.enumerated().map { index, path in (path, index < scales.count ? scales[index] : 1) }
     }
 }

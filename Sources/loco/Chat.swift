@@ -25,11 +25,9 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         do {
-            let (generator, template) = try generation.load()
-            guard let template else { throw ValidationError("the model has no chat template LocoLLM recognizes") }
-            var messages: [ChatMessage] = []
-            if let system = generation.system { messages.append(ChatMessage(role: .system, content: system)) }
-            var last: GenerationStatistics?
+            let engine = try generation.makeEngine()
+            let chat = try ChatSession(engine: engine, systemMessage: generation.system,
+                                       adapters: engine.adapters(generation.adapters.specs), options: generation.options)
             FileHandle.standardError.write(Data("loco chat: /help for commands, /quit to leave\n".utf8))
             while true {
                 FileHandle.standardError.write(Data("> ".utf8))
@@ -42,12 +40,11 @@ struct Chat: ParsableCommand {
                     print(Chat.help)
                     continue
                 case "/clear":
-                    messages.removeAll { $0.role != .system }
-                    generator.reset()
+                    chat.clear()
                     print("(conversation cleared)")
                     continue
                 case "/stats":
-                    if let last { printStatistics(last) } else { print("(no reply yet)") }
+                    if let last = chat.lastStatistics { printStatistics(last) } else { print("(no reply yet)") }
                     continue
                 case _ where input == "/adapter" || input.hasPrefix("/adapter "):
                     let words = input.split(separator: " ").map(String.init)
@@ -55,17 +52,10 @@ struct Chat: ParsableCommand {
                         print("usage: /adapter NAME|PATH [SCALE] or /adapter none")
                         continue
                     }
-                    let session = generator.session
                     do {
-                        if words[1] == "none" {
-                            session.adapters = nil
-                        } else {
-                            let adapter = try LoRAAdapter(contentsOf: AdapterRegistry().resolve(words[1]))
-                            session.adapters = try AdapterSet(model: session.model, adapters: [(adapter, words.count == 3 ? Float(words[2])! : 1)])
-                        }
-                        // The cached positions were computed with the previous adapters.
-                        generator.reset()
-                        print(session.adapters == nil ? "(no adapter)" : "(adapter \(words[1]))")
+                        let none = words[1] == "none"
+                        try chat.setAdapter(none ? nil : words[1], scale: words.count == 3 ? Float(words[2])! : 1)
+                        print(none ? "(no adapter)" : "(adapter \(words[1]))")
                     } catch {
                         print("cannot use \(words[1]): \(error)")
                     }
@@ -76,23 +66,12 @@ struct Chat: ParsableCommand {
                         continue
                     }
                 }
-                messages.append(ChatMessage(role: .user, content: input))
-                let text = try template.render(messages: messages, addGenerationPrompt: true)
-                let tokens = generator.tokenizer.encode(text, addSpecial: !template.includesBOS, parseSpecial: true)
-                var reply = ""
-                let statistics = try generator.generate(prompt: tokens, options: generation.options) { piece in
-                    reply += piece
-                    FileHandle.standardOutput.write(Data(piece.utf8))
-                }
+                let statistics = try chat.respond(to: input) { FileHandle.standardOutput.write(Data($0.utf8)) }
                 print("")
-                messages.append(ChatMessage(role: .assistant, content: reply))
-                last = statistics
                 if statistics.stopReason == .contextFull {
                     print("(the context is full: /clear to start again)")
                 }
             }
-        } catch let error as ValidationError {
-            throw fail(error.message)
         } catch {
             throw fail(error)
         }

@@ -60,13 +60,9 @@ struct EvalCommand: ParsableCommand {
                 } else {
                     problems = MathWordProblems.generate(count: count, seed: seed)
                 }
-                let path = try ModelStore().resolve(model)
-                let file = try GGUFFile(contentsOf: path)
-                let loaded = try Model(file: file)
-                let tokenizer = try Tokenizer(gguf: file)
-                let template = try ChatTemplate(gguf: file)
-                let evaluation = MathEvaluation(model: loaded, tokenizer: tokenizer, template: template,
-                                                adapters: try adapters.adapterSet(for: loaded), maxTokens: maxTokens,
+                let engine = try Engine(model: model)
+                let evaluation = MathEvaluation(model: engine.model, tokenizer: engine.tokenizer, template: try engine.chatTemplate(),
+                                                adapters: try engine.adapters(adapters.specs), maxTokens: maxTokens,
                                                 contextLength: 1024 + maxTokens)
                 let result = try evaluation.run(problems) { index, item in
                     guard index < show else { return }
@@ -79,7 +75,7 @@ struct EvalCommand: ParsableCommand {
                     if json { FileHandle.standardError.write(Data(text.utf8)) } else { print(text) }
                 }
                 if json {
-                    let report = Report(accuracy: result.accuracy, correct: result.correct, total: result.total, model: path,
+                    let report = Report(accuracy: result.accuracy, correct: result.correct, total: result.total, model: engine.modelPath,
                                         adapters: adapters.paths, generatedTokens: result.generatedTokens, seconds: result.seconds)
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -76,7 +76,7 @@ struct LogitsCommand: ParsableCommand {
             let loaded = try Model(file: file)
             let pool = threads.map { ComputePool(threads: $0) } ?? .shared
             let session = loaded.makeSession(cachePrecision: KVCache.Precision(rawValue: kvCache)!, numerics: numericsMode!, pool: pool)
-            session.adapters = try adapters.adapterSet(for: loaded)
+            session.adapters = try AdapterRegistry().adapterSet(adapters.specs, for: loaded)
             let start = Date()
             var values: [Float] = []
             if decode {

@@ -72,17 +72,9 @@ struct GenerationArguments: ParsableArguments {
             stopStrings: stop)
     }
 
-    /// Loads the model, tokenizer and chat template and makes a generator.
-    func load() throws -> (Generator, ChatTemplate?) {
-        let path = try ModelStore().resolve(model)
-        let file = try GGUFFile(contentsOf: path)
-        let loaded = try Model(file: file)
-        let tokenizer = try Tokenizer(gguf: file)
-        let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let session = loaded.makeSession(contextLength: context ?? min(loaded.configuration.contextLength, 4096),
-                                         numerics: numericsMode ?? .fast, pool: pool)
-        session.adapters = try adapters.adapterSet(for: loaded)
-        return (Generator(session: session, tokenizer: tokenizer), try? ChatTemplate(gguf: file))
+    /// The model loaded once, with sessions of `--context` positions on `--threads` threads.
+    func makeEngine() throws -> Engine {
+        try Engine(model: model, threads: threads, contextLength: context, numerics: numericsMode ?? .fast)
     }
 }
 
@@ -115,20 +107,11 @@ struct Run: ParsableCommand {
 
     func run() throws {
         do {
-            let (generator, template) = try generation.load()
-            let tokens: [Int32]
-            if raw {
-                tokens = generator.tokenizer.encode(prompt, addSpecial: true, parseSpecial: false)
-            } else {
-                guard let template else {
-                    throw ValidationError("the model has no chat template LocoLLM recognizes; use --raw")
-                }
-                var messages: [ChatMessage] = []
-                if let system = generation.system { messages.append(ChatMessage(role: .system, content: system)) }
-                messages.append(ChatMessage(role: .user, content: prompt))
-                let text = try template.render(messages: messages, addGenerationPrompt: true)
-                tokens = generator.tokenizer.encode(text, addSpecial: !template.includesBOS, parseSpecial: true)
-            }
+            let engine = try generation.makeEngine()
+            let tokens = raw
+                ? engine.prompt(raw: prompt)
+                : try engine.prompt(messages: (generation.system.map { [.system($0)] } ?? []) + [.user(prompt)])
+            let generator = engine.makeGenerator(adapters: try engine.adapters(generation.adapters.specs))
             let statistics = try generator.generate(prompt: tokens, options: generation.options) { piece in
                 if !jsonTokens { FileHandle.standardOutput.write(Data(piece.utf8)) }
             }
@@ -140,8 +123,9 @@ struct Run: ParsableCommand {
                 FileHandle.standardOutput.write(Data("\n".utf8))
             }
             printStatistics(statistics)
-        } catch let error as ValidationError {
-            throw fail(error.message)
+        } catch let error as EngineError {
+            if case .noChatTemplate = error.kind { throw fail("\(error); use --raw") }
+            throw fail(error)
         } catch {
             throw fail(error)
         }
