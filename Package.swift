@@ -54,8 +54,11 @@ let package = Package(
             dependencies: ["CBLAS", "GGUFFormat", "Tensor", "Tokenization", "Inference", "Adapters", "LocoSupport"],
             exclude: ["README.md"]
         ),
-        // Benchmark sets, scorers and evaluation runs.
-        .target(name: "Evaluation", dependencies: ["Inference", "Tokenization", "GGUFFormat", "LocoSupport"], exclude: ["README.md"]),
+        // Benchmark sets, scorers and evaluation runs, speed and memory probes.
+        .target(
+            name: "Evaluation", dependencies: ["Inference", "Adapters", "Tensor", "Tokenization", "GGUFFormat", "LocoSupport"],
+            exclude: ["README.md"]
+        ),
         .target(
             name: "LocoLLM",
             dependencies: [

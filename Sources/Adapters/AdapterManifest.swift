@@ -203,6 +203,13 @@ public struct AdapterManifest: Codable, Sendable, Equatable {
         return JSONWriter.encode(.object(JSONObject(members)), pretty: true) + "\n"
     }
 
+    /// `manifests` as one JSON array (what `loco adapters list --json` prints): each element as
+    /// ``jsonText()`` writes it, `[]` when there is none.
+    public static func jsonText(_ manifests: [AdapterManifest]) -> String {
+        guard !manifests.isEmpty else { return "[]" }
+        return "[\n" + manifests.map { String($0.jsonText().dropLast()) }.joined(separator: ",\n") + "\n]"
+    }
+
     /// Parses manifest JSON; `path` is only for the error. Throws ``RegistryError`` with
     /// `.invalidJSON` or `.invalidField` naming the field (`training.steps`, ...). Does not check
     /// that the values are sane: see ``checkSanity(path:)``.

@@ -247,3 +247,12 @@ enum JSONText {
         return out + "\""
     }
 }
+
+extension MathWordProblems {
+    /// Writes `problems` as chat JSONL to `path`, one ``MathProblem/chatJSONLine(includeAnswer:)``
+    /// per line, atomically (what `loco data math` writes as train.jsonl and, with the answers, test.jsonl).
+    public static func writeChatJSONL(_ problems: [MathProblem], to path: String, includeAnswer: Bool = false) throws {
+        let text = problems.map { $0.chatJSONLine(includeAnswer: includeAnswer) + "\n" }.joined()
+        try AtomicFile.write(Array(text.utf8), to: path)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import LocoSupport
 import Synchronization
 import Tokenization
 
@@ -224,8 +225,4 @@ struct StopStringFilter {
         defer { held = "" }
         return held
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

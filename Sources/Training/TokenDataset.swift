@@ -67,3 +67,23 @@ public struct TokenDataset: Sendable {
         return object["tokens"] != nil && object["messages"] == nil && object["conversations"] == nil
     }
 }
+
+// MARK: Writing
+
+extension TokenDataset {
+    /// `sequences` in this form, one line each, `{"tokens": [ids], "trained": [0|1, ...]}` (what
+    /// `loco data tokenize` writes, and what ``init(jsonl:source:vocabularySize:maxSequenceLength:)`` reads back).
+    public static func jsonl(_ sequences: [TrainingSequence]) -> String {
+        var text = ""
+        for sequence in sequences {
+            text += "{\"tokens\": [" + sequence.tokens.map(String.init).joined(separator: ", ") + "], \"trained\": ["
+                + sequence.trained.map { $0 ? "1" : "0" }.joined(separator: ", ") + "]}\n"
+        }
+        return text
+    }
+
+    /// Writes ``jsonl(_:)`` of `sequences` to `path`, atomically.
+    public static func write(_ sequences: [TrainingSequence], to path: String) throws {
+        try AtomicFile.write(Array(jsonl(sequences).utf8), to: path)
+    }
+}

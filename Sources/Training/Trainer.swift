@@ -390,7 +390,3 @@ struct OptimizerState: Sendable, Equatable {
         }
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}

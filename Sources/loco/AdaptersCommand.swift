@@ -28,13 +28,13 @@ struct Adapters: ParsableCommand {
 
         func run() throws {
             let registry = registry.value
-            var manifests: [String] = []
+            var manifests: [AdapterManifest] = []
             var failed = false
             for name in registry.names() {
                 do {
                     let manifest = try registry.manifest(named: name)
                     if json {
-                        manifests.append(manifest.jsonText().trimmingCharacters(in: .newlines))
+                        manifests.append(manifest)
                     } else {
                         let keywords = manifest.routerKeywords.isEmpty ? "" : "  [" + manifest.routerKeywords.joined(separator: ", ") + "]"
                         print("\(manifest.name)  \(manifest.version)  rank \(manifest.rank)  alpha \(manifest.alpha)  "
@@ -47,7 +47,7 @@ struct Adapters: ParsableCommand {
                 }
             }
             if json {
-                print(manifests.isEmpty ? "[]" : "[\n" + manifests.joined(separator: ",\n") + "\n]")
+                print(AdapterManifest.jsonText(manifests))
             } else if registry.names().isEmpty {
                 print("no adapters in \(registry.folder)")
             }

@@ -41,78 +41,17 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         do {
+            var configuration = SpeedProbe.Configuration()
+            configuration.promptTokens = promptTokens
+            configuration.genTokens = genTokens
+            configuration.repetitions = repetitions
+            configuration.threads = threads
+            configuration.adapters = adapters.specs.map { (path: $0.0, scale: $0.1) }
+            configuration.switchAdapters = switchAdapters
             let path = try ModelStore().resolve(model)
-            let loaded = try Model(contentsOf: path)
-            let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            var random = SplitMix64(seed: 1)
-            let vocabulary = loaded.vocabularySize
-            let prompt = (0..<promptTokens).map { _ in Int32(random.next() % UInt64(vocabulary)) }
-            // Adapters: read from disk (timed), then each made into the deltas a session applies.
-            var adapterSets: [AdapterSet] = []
-            var adapterLoadSeconds = 0.0, adapterAttachSeconds = 0.0
-            if !adapters.paths.isEmpty {
-                let loadStart = ContinuousClock.now
-                let files = try adapters.paths.map { try LoRAAdapter(contentsOf: $0) }
-                adapterLoadSeconds = (ContinuousClock.now - loadStart).seconds
-                let scales = adapters.paths.indices.map { $0 < adapters.scales.count ? adapters.scales[$0] : Float(1) }
-                let attachStart = ContinuousClock.now
-                if switchAdapters {
-                    adapterSets = try zip(files, scales).map { try AdapterSet(model: loaded, adapters: [($0, $1)]) }
-                } else {
-                    adapterSets = [try AdapterSet(model: loaded, adapters: Array(zip(files, scales)))]
-                }
-                adapterAttachSeconds = (ContinuousClock.now - attachStart).seconds / Double(adapterSets.count)
-            }
-            /// The best prefill and decode seconds of one run on a fresh session with `set`.
-            func measure(_ set: AdapterSet?, into best: inout (prefill: Double, decode: Double)) throws {
-                let session = loaded.makeSession(contextLength: promptTokens + genTokens, pool: pool)
-                session.adapters = set
-                let start = ContinuousClock.now
-                var logits = try session.forward(tokens: prompt, logits: .last).values
-                best.prefill = min(best.prefill, (ContinuousClock.now - start).seconds)
-                let decodeStart = ContinuousClock.now
-                for _ in 0..<genTokens {
-                    logits = try session.decode(Sampler.argmax(logits))
-                }
-                best.decode = min(best.decode, (ContinuousClock.now - decodeStart).seconds)
-            }
-            var best = (prefill: Double.infinity, decode: Double.infinity)
-            var bare = (prefill: Double.infinity, decode: Double.infinity)
-            for _ in 0..<max(1, repetitions) {
-                try measure(adapterSets.first, into: &best)
-                // With adapters, the bare model runs in turn with them, so both see the same machine.
-                if !adapterSets.isEmpty { try measure(nil, into: &bare) }
-            }
-            let bestPrefill = best.prefill, bestDecode = best.decode
-            // Switching a live session: swap the adapter set and forget the cached positions (what
-            // `/adapter` in `loco chat` does), then run one decode step with the new adapter.
-            var switchSeconds: Double?
-            if adapterSets.count > 1 {
-                let session = loaded.makeSession(contextLength: promptTokens + genTokens, pool: pool)
-                var samples: [Double] = []
-                for i in 0..<200 {
-                    let swapStart = ContinuousClock.now
-                    session.adapters = adapterSets[i % adapterSets.count]
-                    session.reset()
-                    samples.append((ContinuousClock.now - swapStart).seconds)
-                    _ = try session.decode(prompt[i % prompt.count])
-                }
-                switchSeconds = samples.sorted()[samples.count / 2]
-            }
-            let result = BenchResult(
-                model: path, threads: pool.threadCount, promptTokens: promptTokens, genTokens: genTokens,
-                prefillTokensPerSecond: Double(promptTokens) / bestPrefill,
-                decodeTokensPerSecond: Double(genTokens) / bestDecode,
-                peakRSSBytes: PeakMemory.residentBytes(), weightBytes: loaded.file.tensors.reduce(0) { $0 + $1.byteCount },
-                adapterCount: adapters.paths.count, adapterLoadSeconds: adapters.paths.isEmpty ? nil : adapterLoadSeconds,
-                adapterAttachSeconds: adapters.paths.isEmpty ? nil : adapterAttachSeconds, adapterSwitchSeconds: switchSeconds,
-                barePrefillTokensPerSecond: adapterSets.isEmpty ? nil : Double(promptTokens) / bare.prefill,
-                bareDecodeTokensPerSecond: adapterSets.isEmpty ? nil : Double(genTokens) / bare.decode)
+            let result = try SpeedProbe(configuration).run(modelAt: path)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                encoder.keyEncodingStrategy = .convertToSnakeCase
-                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+                print(try result.jsonText())
             } else {
                 print("""
                     model    \(path)
@@ -138,57 +77,4 @@ struct Bench: ParsableCommand {
             throw fail(error)
         }
     }
-}
-
-struct BenchResult: Codable {
-    var model: String
-    var threads: Int
-    var promptTokens: Int
-    var genTokens: Int
-    var prefillTokensPerSecond: Double
-    var decodeTokensPerSecond: Double
-    var peakRSSBytes: Int
-    var weightBytes: Int
-    var adapterCount: Int
-    /// Reading the adapter files (all of them).
-    var adapterLoadSeconds: Double?
-    /// Making one adapter set (checking it against the model, copying the factors).
-    var adapterAttachSeconds: Double?
-    /// Swapping a live session's adapter set and forgetting its cache (median).
-    var adapterSwitchSeconds: Double?
-    /// Without the adapters, measured in turn with the runs that have them (same conditions).
-    var barePrefillTokensPerSecond: Double?
-    var bareDecodeTokensPerSecond: Double?
-    /// The SIMD kernel set that ran (``KernelSet/running``) and the CPU's model name.
-    var kernels: String = KernelSet.running.rawValue
-    var cpu: String = CPUInfo.modelName
-}
-
-/// The processor's model name, for benchmark reports ("unknown" where the system does not say).
-enum CPUInfo {
-    static let modelName: String = {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
-        for line in text.split(separator: "\n") where line.hasPrefix("model name") || line.hasPrefix("Model") {
-            if let colon = line.firstIndex(of: ":") { return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
-        }
-        return "unknown"
-    }()
-}
-
-enum PeakMemory {
-    /// The process's peak resident set size so far.
-    static func residentBytes() -> Int {
-        var usage = rusage()
-        #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Int(usage.ru_maxrss) * 1024  // kilobytes on Linux
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        return Int(usage.ru_maxrss)  // bytes on Darwin
-        #endif
-    }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

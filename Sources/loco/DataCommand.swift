@@ -42,19 +42,13 @@ struct DataCommand: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 let (trainSet, testSet) = MathWordProblems.trainAndTest(trainCount: train, testCount: test, seed: seed)
                 let trainPath = out + "/train.jsonl", testPath = out + "/test.jsonl"
-                try write(trainSet.map { $0.chatJSONLine() }, to: trainPath)
-                try write(testSet.map { $0.chatJSONLine(includeAnswer: true) }, to: testPath)
+                try MathWordProblems.writeChatJSONL(trainSet, to: trainPath)
+                try MathWordProblems.writeChatJSONL(testSet, to: testPath, includeAnswer: true)
                 print("wrote \(trainSet.count) training problems to \(trainPath)")
                 print("wrote \(testSet.count) test problems to \(testPath)")
             } catch {
                 throw fail(error)
             }
-        }
-
-        /// One line each, written to a temporary file in the same folder and renamed into place.
-        private func write(_ lines: [String], to path: String) throws {
-            let text = lines.map { $0 + "\n" }.joined()
-            try AtomicFile.write(Array(text.utf8), to: path)
         }
     }
 
@@ -83,12 +77,7 @@ struct DataCommand: ParsableCommand {
                 let file = try GGUFFile(contentsOf: try ModelStore().resolve(model))
                 let dataset = try ChatDataset(contentsOf: data, template: try ChatTemplate(gguf: file), tokenizer: try Tokenizer(gguf: file),
                                               maxSequenceLength: maxSeqLen)
-                var text = ""
-                for sequence in dataset.sequences {
-                    text += "{\"tokens\": [" + sequence.tokens.map(String.init).joined(separator: ", ") + "], \"trained\": ["
-                        + sequence.trained.map { $0 ? "1" : "0" }.joined(separator: ", ") + "]}\n"
-                }
-                try AtomicFile.write(Array(text.utf8), to: out)
+                try TokenDataset.write(dataset.sequences, to: out)
                 let tokens = dataset.sequences.reduce(0) { $0 + $1.tokens.count }
                 let trained = dataset.sequences.reduce(0) { $0 + $1.trainedCount }
                 print("wrote \(dataset.sequences.count) sequences, \(tokens) tokens (\(trained) trained) to \(out)")

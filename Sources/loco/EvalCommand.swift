@@ -75,12 +75,8 @@ struct EvalCommand: ParsableCommand {
                     if json { FileHandle.standardError.write(Data(text.utf8)) } else { print(text) }
                 }
                 if json {
-                    let report = Report(accuracy: result.accuracy, correct: result.correct, total: result.total, model: engine.modelPath,
-                                        adapters: adapters.paths, generatedTokens: result.generatedTokens, seconds: result.seconds)
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                    encoder.keyEncodingStrategy = .convertToSnakeCase
-                    print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                    let report = MathEvaluation.Report(result: result, model: engine.modelPath, adapters: adapters.paths)
+                    print(try report.jsonText())
                 } else {
                     print("exact match: \(result.correct)/\(result.total) = \(ByteFormat.fixed(100 * result.accuracy, 1))%")
                     print("generated \(result.generatedTokens) tokens in \(ByteFormat.fixed(result.seconds, 1)) s "
@@ -92,16 +88,5 @@ struct EvalCommand: ParsableCommand {
                 throw fail(error)
             }
         }
-    }
-
-    /// What `loco eval math --json` prints.
-    struct Report: Encodable {
-        var accuracy: Double
-        var correct: Int
-        var total: Int
-        var model: String
-        var adapters: [String]
-        var generatedTokens: Int
-        var seconds: Double
     }
 }

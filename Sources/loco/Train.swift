@@ -96,21 +96,13 @@ struct Train: ParsableCommand {
     @Flag(help: "Print no per-step lines.")
     var quiet = false
 
+    /// `--targets` as GGUF projection names (``TrainingConfiguration/targets(parsing:)``).
     static func parseTargets(_ text: String) throws -> [String] {
-        let aliases: [String: [String]] = [
-            "q": ["attn_q"], "k": ["attn_k"], "v": ["attn_v"], "o": ["attn_output"],
-            "q_proj": ["attn_q"], "k_proj": ["attn_k"], "v_proj": ["attn_v"], "o_proj": ["attn_output"],
-            "gate": ["ffn_gate"], "up": ["ffn_up"], "down": ["ffn_down"],
-            "gate_proj": ["ffn_gate"], "up_proj": ["ffn_up"], "down_proj": ["ffn_down"],
-            "attention": ["attn_q", "attn_k", "attn_v", "attn_output"], "mlp": ["ffn_gate", "ffn_up", "ffn_down"],
-            "all": ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"],
-        ]
-        var result: [String] = []
-        for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
-            for name in aliases[part] ?? [part] where !result.contains(name) { result.append(name) }
+        do {
+            return try TrainingConfiguration.targets(parsing: text)
+        } catch {
+            throw ValidationError("--targets names no projection")
         }
-        guard !result.isEmpty else { throw ValidationError("--targets names no projection") }
-        return result
     }
 
     func validate() throws {
@@ -142,26 +134,15 @@ struct Train: ParsableCommand {
         do {
             try configuration.validate()
             let path = try ModelStore().resolve(model)
-            let file = try GGUFFile(contentsOf: path)
-            let base = try Model(file: file)
-            let sequences: [TrainingSequence], sha256: String, truncated: Int
-            if TokenDataset.looksPretokenized(data) {
-                let dataset = try TokenDataset(contentsOf: data, vocabularySize: base.vocabularySize, maxSequenceLength: maxSeqLen)
-                (sequences, sha256, truncated) = (dataset.sequences, dataset.sha256, dataset.truncatedCount)
-            } else {
-                let tokenizer = try Tokenizer(gguf: file)
-                let template = try ChatTemplate(gguf: file)
-                let dataset = try ChatDataset(contentsOf: data, template: template, tokenizer: tokenizer, maxSequenceLength: maxSeqLen)
-                (sequences, sha256, truncated) = (dataset.sequences, dataset.sha256, dataset.truncatedCount)
-            }
-            let (trainPart, validationPart) = TrainingSequence.split(sequences, validationFraction: valFraction, seed: seed)
-            let examples = trainPart.map { TrainingGraph.Example(tokens: $0.tokens, trained: $0.trained) }
-            let held = validationPart.map { TrainingGraph.Example(tokens: $0.tokens, trained: $0.trained) }
+            let base = try Model(contentsOf: path)
+            let trainingData = try TrainingData(contentsOf: data, model: base, maxSequenceLength: maxSeqLen,
+                                                validationFraction: valFraction, seed: seed)
+            let examples = trainingData.trainingExamples, held = trainingData.validationExamples
             let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
             let trainer = try Trainer(model: base, train: examples, validation: held, configuration: configuration, outputFolder: out,
-                                      datasetName: URL(fileURLWithPath: data).lastPathComponent, datasetSHA256: sha256,
+                                      datasetName: trainingData.name, datasetSHA256: trainingData.sha256,
                                       resume: resume, floatCacheBytes: floatCacheMb << 20, pool: pool)
-            let tokens = examples.reduce(0) { $0 + $1.tokens.count }
+            let tokens = trainingData.trainingTokens, truncated = trainingData.truncatedCount
             if !json {
                 emit("model    \(path)")
                 emit("data     \(data): \(examples.count) training, \(held.count) validation conversations, \(tokens) training tokens"
@@ -187,23 +168,15 @@ struct Train: ParsableCommand {
                 }
             }, shouldStop: { trainingStopRequested.load(ordering: .relaxed) })
             guard let result else { throw ExitCode(1) }
-            let peak = PeakMemory.residentBytes()
+            let summary = TrainingSummary(result: result, configuration: configuration, trainingExamples: examples.count,
+                                          threads: pool.threadCount)
             if json {
-                let fields: [(String, String)] = [
-                    ("steps", "\(result.steps)"), ("final_loss", "\(result.finalLoss)"),
-                    ("validation_loss", result.validationLoss.map { "\($0)" } ?? "null"),
-                    ("tokens_per_second", "\(result.tokensPerSecond)"), ("seconds", "\(result.seconds)"),
-                    ("peak_rss_bytes", "\(peak)"), ("threads", "\(pool.threadCount)"), ("batch", "\(batch)"),
-                    ("max_seq_len", "\(maxSeqLen)"), ("rank", "\(rank)"),
-                    ("targets", "[" + configuration.targets.map { "\"\($0)\"" }.joined(separator: ",") + "]"),
-                    ("training_examples", "\(examples.count)"), ("out", "\"\(out)\""),
-                ]
-                emit("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+                emit(try summary.jsonText())
             } else {
                 emit("done     \(result.steps) steps in \(Self.duration(result.seconds)), "
                       + String(format: "%.0f tokens/s, final loss %.4f", result.tokensPerSecond, result.finalLoss)
                       + (result.validationLoss.map { String(format: ", validation loss %.4f", $0) } ?? "")
-                      + ", peak memory \(ByteFormat.string(peak))")
+                      + ", peak memory \(ByteFormat.string(summary.peakRSSBytes))")
                 emit("wrote    \(out)/adapter.gguf, adapter_model.safetensors, manifest.json, training-log.csv, loss-curve.svg")
             }
         } catch is CancellationError {
