@@ -21,9 +21,10 @@ public struct MathProblem: Sendable, Hashable, Codable {
     /// {"messages":[{"role":"user","content":"..."},{"role":"assistant","content":"... The answer is 17."}]}
     /// ```
     public func chatJSONLine(includeAnswer: Bool = false) -> String {
-        let messages = "[{\"role\":\"user\",\"content\":\(JSONText.quoted(question))},"
-            + "{\"role\":\"assistant\",\"content\":\(JSONText.quoted(solution))}]"
-        return "{\"messages\":\(messages)" + (includeAnswer ? ",\"answer\":\(answer)" : "") + "}"
+        let turn = { (role: String, content: String) in JSONValue.object(JSONObject([("role", .string(role)), ("content", .string(content))])) }
+        var members: [(String, JSONValue)] = [("messages", .array([turn("user", question), turn("assistant", solution)]))]
+        if includeAnswer { members.append(("answer", .number(String(answer)))) }
+        return JSONWriter.encode(.object(JSONObject(members)), pretty: false)
     }
 }
 
@@ -224,27 +225,6 @@ extension SplitMix64 {
     /// A number in `range` (modulo bias below 2^-50 for the small ranges used here).
     mutating func int(_ range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(next() % UInt64(range.count))
-    }
-}
-
-/// JSON string literals, for the lines this target writes.
-enum JSONText {
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
 

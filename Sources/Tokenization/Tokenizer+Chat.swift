@@ -18,4 +18,12 @@ extension Tokenizer {
         let text = try template.render(messages: messages, addGenerationPrompt: addGenerationPrompt, enableThinking: enableThinking)
         return encode(text, addSpecial: !template.includesBOS, parseSpecial: true)
     }
+
+    /// The tokens a templated conversation starts with when its pieces are encoded one by one
+    /// (training data): BOS when this tokenizer adds one and `template` does not write it, the
+    /// same rule as ``encode(messages:template:addGenerationPrompt:enableThinking:)``.
+    public func chatPrefix(template: ChatTemplate) -> [Int32] {
+        if !template.includesBOS, addsBOS, let bos { return [bos] }
+        return []
+    }
 }

@@ -287,8 +287,8 @@ extension ChatDataset {
 
         var tokens: [Int] = []
         var trained: [Bool] = []
-        if !template.includesBOS, tokenizer.addsBOS, let bos = tokenizer.bos {
-            tokens.append(Int(bos))
+        for id in tokenizer.chatPrefix(template: template) {
+            tokens.append(Int(id))
             trained.append(false)
         }
         for piece in pieces where !piece.text.isEmpty {
