@@ -11,7 +11,7 @@ import Foundation
 import LocoLLM
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-let question = arguments.count > 2 ? arguments[2] : "What is 12 times 7?"
+let question = arguments.count > 2 ? arguments[2] : "What is the capital of France?"
 
 do {
     let engine = try Engine(model: arguments.first)

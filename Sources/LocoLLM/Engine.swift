@@ -12,7 +12,7 @@ import Synchronization
 ///
 /// ```swift
 /// let engine = try Engine()                                   // the default model
-/// let prompt = try engine.prompt(messages: [.user("What is 12 times 7?")])
+/// let prompt = try engine.prompt(messages: [.user("What is the capital of France?")])
 /// let options = GenerationOptions(maxTokens: 64, sampler: .greedy)
 /// try engine.generate(prompt: prompt, adapters: engine.adapters([("math", 1)]), options: options) {
 ///     print($0, terminator: "")

@@ -44,7 +44,7 @@ import Testing
         let stale = dir + "/.model.gguf.tmp-2147483646-12345"
         let mine = dir + "/.other.tmp-\(getpid())-1"
         let lookalikes = [dir + "/.notes.tmp-abc-1", dir + "/model.gguf.tmp-2147483646-1", dir + "/.x.tmp-2147483646"]
-        for path in [stale, mine] + lookalikes { FileManager.default.createFile(atPath: path, contents: Data([0])) }
+        for path in [stale, mine] + lookalikes { _ = FileManager.default.createFile(atPath: path, contents: Data([0])) }
         try AtomicFile.write([9], to: dir + "/model.gguf")
         let names = Set(try FileSystem.entries(dir))
         #expect(!names.contains(".model.gguf.tmp-2147483646-12345"))
