@@ -29,7 +29,7 @@ let package = Package(
             name: "LocoSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")], exclude: ["README.md"]
         ),
         .target(name: "GGUFFormat", dependencies: ["LocoSupport"], exclude: ["README.md"]),
-        .target(name: "Quantization", dependencies: ["GGUFFormat", "CKernels"], exclude: ["README.md"]),
+        .target(name: "Quantization", dependencies: ["GGUFFormat", "CKernels", "LocoSupport"], exclude: ["README.md"]),
         // Tokenizers from GGUF metadata (byte-level BPE, SentencePiece BPE), streaming detokenizer, chat templates.
         .target(name: "Tokenization", dependencies: ["GGUFFormat"], exclude: ["README.md"]),
         // Weight matrices over mapped GGUF data, quantized and BLAS products, norms, RoPE, attention, the thread pool.

@@ -77,7 +77,7 @@ extension LoRAAdapter {
             return try reordered(to: .gguf, heads: c.headCount, kvHeads: c.kvHeadCount).merge(
                 into: base, userScale: userScale, type: type, allowRequantize: allowRequantize, threads: threads, to: path, progress: progress)
         }
-        if let input = base.path, let a = LoRAAdapter.canonicalPath(input), let b = LoRAAdapter.canonicalPath(path), a == b {
+        if let input = base.path, let a = FileSystem.canonicalPath(input), let b = FileSystem.canonicalPath(path), a == b {
             throw QuantizationError.outputIsInput(input)
         }
         for target in targets {
@@ -95,8 +95,8 @@ extension LoRAAdapter {
         }
 
         let quantizer = ModelQuantizer(recipe: QuantizationRecipe(type), allowRequantize: allowRequantize, threads: threads)
-        let temporary = LoRAAdapter.temporarySibling(of: path)
-        defer { unlink(temporary) }
+        let temporary = AtomicFile.scratchPath(beside: path, purpose: "merge")
+        defer { AtomicFile.removeScratch(temporary) }
         try writeMerged(base, scale: scale, mergedType: { _ in .f32 }, to: temporary, stage: .merging, progress: progress)
         let summary = try quantizer.quantize(input: temporary, output: path) { p in
             progress?(MergeProgress(stage: .quantizing, tensorIndex: p.tensorIndex, tensorCount: p.tensorCount,
@@ -189,27 +189,5 @@ extension LoRAAdapter {
 
     static func checkCancellation() throws {
         if withUnsafeCurrentTask(body: { $0?.isCancelled ?? false }) { throw CancellationError() }
-    }
-
-    /// A hidden file in the folder of `path`, for the F32 stage of a merge to a file type.
-    static func temporarySibling(of path: String) -> String {
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        return (folder.isEmpty ? "" : folder + "/") + ".\(name).merge-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).gguf"
-    }
-
-    /// The resolved absolute path of `path`, or of its folder plus its name when it does not exist.
-    static func canonicalPath(_ path: String) -> String? {
-        if let resolved = realpath(path, nil) {
-            defer { free(resolved) }
-            return String(cString: resolved)
-        }
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        guard let resolved = realpath(folder.isEmpty ? "/" : folder, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved) + "/" + name
     }
 }

@@ -151,6 +151,25 @@ public final class AtomicFile: @unchecked Sendable {
         try file.commit()
     }
 
+    /// A path for a scratch file beside `destination` (`.NAME.PURPOSE.tmp-PID-RANDOM`), for an
+    /// intermediate stage of a write (the F32 model a merge quantizes from). It is covered as the
+    /// temporaries are: removed on SIGINT/SIGTERM, swept when its process is gone. Call
+    /// ``removeScratch(_:)`` when the stage is done.
+    public static func scratchPath(beside destination: String, purpose: String) -> String {
+        let slash = destination.lastIndex(of: "/")
+        let folder = slash.map { String(destination[...$0]) } ?? ""
+        let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
+        let path = folder + ".\(base).\(purpose).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        Temporaries.shared.add(path)
+        return path
+    }
+
+    /// Deletes a scratch file made with ``scratchPath(beside:purpose:)`` (if it exists) and stops covering it.
+    public static func removeScratch(_ path: String) {
+        unlink(path)
+        Temporaries.shared.remove(path)
+    }
+
     /// Removes every temporary file this process has open (for a program with its own signal
     /// handler, which this type then leaves alone).
     public static func removeLiveTemporaries() { Temporaries.shared.removeAll() }

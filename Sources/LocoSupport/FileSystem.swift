@@ -138,6 +138,21 @@ public enum FileSystem {
         guard close(output) == 0 else { throw FileSystemFailure("close", destination) }
     }
 
+    /// The resolved absolute path of `path`, or of its folder plus its name when it does not
+    /// exist (to tell whether an output would overwrite an input).
+    public static func canonicalPath(_ path: String) -> String? {
+        if let resolved = realpath(path, nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard let resolved = realpath(folder.isEmpty ? "/" : folder, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved) + "/" + name
+    }
+
     /// Syncs a folder, so renames in it are durable.
     public static func syncDirectory(_ path: String) throws(FileSystemFailure) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

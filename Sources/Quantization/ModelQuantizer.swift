@@ -1,3 +1,4 @@
+import LocoSupport
 import Dispatch
 import GGUFFormat
 import Synchronization
@@ -73,7 +74,7 @@ public struct ModelQuantizer: Sendable {
     /// Reads `input`, writes the quantized model to `output`.
     @discardableResult
     public func quantize(input: String, output: String, progress: ((Progress) -> Void)? = nil) throws -> Summary {
-        if let a = ModelQuantizer.canonicalPath(input), let b = ModelQuantizer.canonicalPath(output), a == b {
+        if let a = FileSystem.canonicalPath(input), let b = FileSystem.canonicalPath(output), a == b {
             throw QuantizationError.outputIsInput(input)
         }
         let file = try GGUFFile(contentsOf: input)
@@ -182,20 +183,6 @@ public struct ModelQuantizer: Sendable {
     }
 
     static var processorCount: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
-
-    /// The resolved absolute path of `path`, or of its folder plus its name when it does not exist.
-    static func canonicalPath(_ path: String) -> String? {
-        if let resolved = realpath(path, nil) {
-            defer { free(resolved) }
-            return String(cString: resolved)
-        }
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        guard let resolved = realpath(folder.isEmpty ? "/" : folder, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved) + "/" + name
-    }
 }
 
 /// A pointer handed to worker threads that touch disjoint parts of its memory.

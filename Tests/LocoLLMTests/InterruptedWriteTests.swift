@@ -35,7 +35,7 @@ import Testing
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         var environment = ProcessInfo.processInfo.environment
-        environment["LOCO_TEST_COMMIT_DELAY_MS"] = "30000"
+        environment["LOCO_TEST_COMMIT_DELAY_MS"] = "15000"
         environment["OPENBLAS_NUM_THREADS"] = "1"
         let argv = ([loco] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -46,21 +46,24 @@ import Testing
         return pid
     }
 
-    private func interrupt(_ arguments: [String], watching folder: String, with signal: Int32, absent outputs: [String],
-                           sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// Runs `loco arguments`, waits until a temporary (one whose name contains `waitingFor`, when
+    /// given) exists under `folder`, sends `signal`, and checks the aftermath.
+    private func interrupt(_ arguments: [String], watching folder: String, waitingFor marker: String? = nil, with signal: Int32,
+                           absent outputs: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let ready = { self.temporaries(folder).contains { marker == nil || $0.contains(marker!) } }
         let log = folder + "/stderr-\(arguments[0]).txt"
         let pid = try spawn(arguments, log: log)
         var status: Int32 = 0
         var exited = false
         let deadline = Date().addingTimeInterval(300)
-        while temporaries(folder).isEmpty && Date() < deadline {
+        while !ready() && Date() < deadline {
             if waitpid(pid, &status, WNOHANG) == pid {
                 exited = true
                 break
             }
             usleep(20_000)
         }
-        guard !exited, !temporaries(folder).isEmpty else {
+        guard !exited, ready() else {
             if !exited {
                 kill(pid, SIGKILL)
                 waitpid(pid, &status, 0)
@@ -95,6 +98,10 @@ import Testing
         try #require(made.status == 0, "\(made.stderr)")
         try interrupt(["merge", base, adapter + "/adapter.gguf", dir + "/merged.gguf"], watching: dir, with: SIGTERM,
                       absent: [dir + "/merged.gguf"])
+        // To a file type: an F32 scratch model is written first, then quantized; interrupted in
+        // the second stage, both the scratch model and the output's temporary go.
+        try interrupt(["merge", base, adapter + "/adapter.gguf", dir + "/merged-q8.gguf", "Q8_0"], watching: dir,
+                      waitingFor: ".merged-q8.gguf.tmp-", with: SIGINT, absent: [dir + "/merged-q8.gguf"])
     }
 
     @Test func trainingCheckpointAndDataSets() throws {
