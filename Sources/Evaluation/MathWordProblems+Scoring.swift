@@ -1,3 +1,4 @@
+import LocoSupport
 import Foundation
 
 extension MathWordProblems {
@@ -47,20 +48,29 @@ extension MathWordProblems {
         for (index, line) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
             func failure(_ message: String) -> EvaluationDataError { EvaluationDataError(path: source, line: index + 1, message: message) }
             guard line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { continue }
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
-                throw failure("not a JSON object")
+            let value: JSONValue
+            do {
+                value = try JSONParser.parse(Array(line))
+            } catch {
+                throw failure("not JSON: \(error)")
             }
-            guard let messages = object["messages"] as? [[String: Any]] else {
+            guard case .object(let object) = value else { throw failure("not a JSON object") }
+            guard case .array(let items)? = object["messages"] else {
                 throw failure("expected \"messages\": an array of objects")
             }
+            var messages: [JSONObject] = []
+            for item in items {
+                guard case .object(let message) = item else { throw failure("expected \"messages\": an array of objects") }
+                messages.append(message)
+            }
             func content(_ role: String) -> String? {
-                messages.first { $0["role"] as? String == role }?["content"] as? String
+                messages.first { $0["role"]?.string == role }?["content"]?.string
             }
             guard let question = content("user") else { throw failure("no user message with string content") }
             let solution = content("assistant") ?? ""
             let answer: Int
-            if let value = object["answer"] {
-                guard let number = value as? NSNumber, let exact = Int(exactly: number.doubleValue) else {
+            if let stated = object["answer"] {
+                guard case .number(let text) = stated, let exact = Int(text) ?? Double(text).flatMap({ Int(exactly: $0) }) else {
                     throw failure("\"answer\" is not an integer")
                 }
                 answer = exact

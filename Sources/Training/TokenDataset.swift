@@ -63,7 +63,7 @@ public struct TokenDataset: Sendable {
         defer { try? handle.close() }
         let head = (try? handle.read(upToCount: 1 << 16)) ?? Data()
         guard let line = head.split(separator: 0x0A).first(where: { $0.contains(where: { $0 > 0x20 }) }),
-              let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return false }
+              case .object(let object)? = try? JSONParser.parse(Array(line)) else { return false }
         return object["tokens"] != nil && object["messages"] == nil && object["conversations"] == nil
     }
 }
