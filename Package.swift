@@ -54,6 +54,8 @@ let package = Package(
             dependencies: ["CBLAS", "GGUFFormat", "Tensor", "Tokenization", "Inference", "Adapters", "LocoSupport"],
             exclude: ["README.md"]
         ),
+        // Routing decisions: keyword and embedding routers over an Embedder (no model imported).
+        .target(name: "Router", dependencies: ["LocoSupport"], exclude: ["README.md"]),
         // Benchmark sets, scorers and evaluation runs, speed and memory probes.
         .target(
             name: "Evaluation", dependencies: ["Inference", "Adapters", "Tensor", "Tokenization", "GGUFFormat", "LocoSupport"],
@@ -62,7 +64,7 @@ let package = Package(
         .target(
             name: "LocoLLM",
             dependencies: [
-                "LocoSupport", "GGUFFormat", "Quantization", "Tokenization", "Tensor", "Inference", "Adapters", "Training", "Evaluation",
+                "LocoSupport", "GGUFFormat", "Quantization", "Tokenization", "Tensor", "Inference", "Adapters", "Training", "Router", "Evaluation",
             ],
             exclude: ["README.md"]
         ),
@@ -104,6 +106,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Quantization", "CKernels", "LocoTestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tensor", "Quantization", "LocoTestSupport"]),
         .testTarget(name: "LocoSupportTests", dependencies: ["LocoSupport", "LocoTestSupport"]),
+        .testTarget(name: "RouterTests", dependencies: ["Router", "LocoSupport"]),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "LocoTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Adapters", "LocoTestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "LocoTestSupport"]),

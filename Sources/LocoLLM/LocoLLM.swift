@@ -7,4 +7,5 @@
 @_exported import LocoSupport
 @_exported import Adapters
 @_exported import Training
+@_exported import Router
 @_exported import Evaluation
