@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import LocoLLM
+
+/// `loco route`: which adapter a query goes to, fitting a router, scoring one on a labelled set.
+struct Route: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Route a query to an adapter (or the base model); fit and evaluate routers.",
+        subcommands: [Decide.self, Fit.self, Evaluate.self], defaultSubcommand: Decide.self)
+
+    struct Options: ParsableArguments {
+        @Option(help: "The GGUF base model whose embeddings route, or a name in the model store. Default: the default model.")
+        var model: String?
+
+        @Option(help: "The routes file: {\"routes\": [{\"name\", \"description\", \"keywords\", \"examples\"}], \"none_examples\": [...]}.")
+        var routes: String?
+
+        @Option(help: "keyword (upstream's rule), centroid or logistic (the base model's embeddings; 'embedding' is logistic).")
+        var method: String = "logistic"
+
+        @Option(help: "A router file written by 'loco route fit' (instead of fitting on --routes).")
+        var router: String?
+
+        @Option(help: "Below this confidence the embedding router answers with the base model.")
+        var threshold: Double = 0.5
+
+        @Option(help: "Compute threads (default: all cores).")
+        var threads: Int?
+
+        var routingMethod: RoutingMethod? { method == "embedding" ? .logistic : RoutingMethod(rawValue: method) }
+
+        func validate() throws {
+            guard routingMethod != nil else { throw ValidationError("--method must be keyword, centroid, logistic or embedding") }
+            guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
+            guard (routes == nil) != (router == nil) else { throw ValidationError("give exactly one of --routes and --router") }
+        }
+
+        func makeRouter() throws -> FittedRouter {
+            let needsModel = router != nil || routingMethod != .keyword
+            let engine = needsModel ? try Engine(model: model, threads: threads) : nil
+            if let router, let engine { return try FittedRouter(contentsOf: router, engine: engine) }
+            return try FittedRouter(Routes(contentsOf: routes!), method: routingMethod!, engine: engine, threshold: threshold)
+        }
+    }
+
+    struct Decide: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "decide", abstract: "Print the route of one query (the default subcommand).")
+
+        @Argument(help: "The query.")
+        var query: String
+
+        @OptionGroup var options: Options
+
+        @Flag(help: "Print {\"route\": NAME|null, \"confidence\", \"scores\", \"reason\"}.")
+        var json = false
+
+        func run() throws {
+            do {
+                let decision = try options.makeRouter().route(query)
+                if json {
+                    print(try encodeJSON(decision))
+                } else {
+                    print("\(decision.route ?? "base") (confidence \(String(format: "%.2f", decision.confidence))): \(decision.reason)")
+                }
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+
+    struct Fit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fit an embedding router on a routes file and write it as JSON.")
+
+        @OptionGroup var options: Options
+
+        @Option(help: "Where to write the router (written atomically).")
+        var out: String
+
+        func run() throws {
+            do {
+                guard options.router == nil, options.routingMethod != .keyword else {
+                    throw ValidationError("fit takes --routes and an embedding method (centroid or logistic)")
+                }
+                let fitted = try options.makeRouter()
+                try fitted.embedding!.write(to: out)
+                FileHandle.standardError.write(Data("loco: \(fitted.method.rawValue) router over \(fitted.embedding!.routes.count) routes -> \(out)\n".utf8))
+            } catch let error as ValidationError {
+                throw fail(error.message)
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "eval", abstract: "Score a router on a labelled set: accuracy, precision and recall per route, confusion.")
+
+        @OptionGroup var options: Options
+
+        @Option(help: "Labelled queries, JSONL: {\"query\": \"...\", \"label\": ROUTE|\"none\"} per line.")
+        var data: String
+
+        @Flag(help: "Print {\"accuracy\", \"confusion\", \"per_route\", \"median_decision_seconds\", \"decisions\"}.")
+        var json = false
+
+        func run() throws {
+            do {
+                let set = try LabelledQuery.read(jsonl: FileSystem.read(data, limit: 256 << 20), source: data)
+                let result = try options.makeRouter().evaluate(set)
+                if json {
+                    print(try encodeJSON(result))
+                    return
+                }
+                print("accuracy \(String(format: "%.1f", result.accuracy * 100))% on \(result.decisions.count) queries"
+                    + (result.medianDecisionSeconds.map { String(format: ", median decision %.1f ms", $0 * 1000) } ?? ""))
+                for (route, scores) in result.perRoute.sorted(by: { $0.key < $1.key }) {
+                    print("  \(route): precision \(String(format: "%.2f", scores.precision)), recall \(String(format: "%.2f", scores.recall)) (\(scores.support) queries)")
+                }
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+}
+
+/// One line of JSON with sorted keys.
+func encodeJSON(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
