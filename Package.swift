@@ -79,6 +79,7 @@ let package = Package(
         .executableTarget(name: "quantize", dependencies: ["LocoLLM"], path: "Examples/quantize"),
         .executableTarget(name: "tokenize", dependencies: ["LocoLLM"], path: "Examples/tokenize"),
         .executableTarget(name: "generate", dependencies: ["LocoLLM"], path: "Examples/generate"),
+        .executableTarget(name: "route", dependencies: ["LocoLLM"], path: "Examples/route"),
         // Row-kernel throughput; CKernels is internal, so this benchmark lives in this package.
         .executableTarget(name: "kernel-benchmark", dependencies: ["CKernels"], path: "Benchmarks/Sources/kernel-benchmark"),
         // Encode throughput; it also times the pre-tokenizer alone, through package-level access.
