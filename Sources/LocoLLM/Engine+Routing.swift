@@ -71,3 +71,18 @@ public struct FittedRouter: Sendable {
         return RouterEvaluation(decisions: decisions, medianDecisionSeconds: sorted.isEmpty ? nil : sorted[sorted.count / 2])
     }
 }
+
+extension Routes {
+    /// The routes of the adapters in `registry` whose manifests carry router keywords or example
+    /// queries (`loco adapters add --keywords ... --examples ...`), in name order, with
+    /// `noneExamples` for queries the base model should answer.
+    public init(registry: AdapterRegistry, noneExamples: [String] = []) throws {
+        let manifests = try registry.list().filter { !$0.routerKeywords.isEmpty || !$0.exampleQueries.isEmpty }
+        guard !manifests.isEmpty else {
+            throw RouterError(.invalidRoutes("no adapter in the registry has router keywords or example queries"), path: registry.folder)
+        }
+        try self.init(routes: manifests.sorted { $0.name < $1.name }.map {
+            Route(name: $0.name, description: $0.description, keywords: $0.routerKeywords, examples: $0.exampleQueries)
+        }, noneExamples: noneExamples)
+    }
+}

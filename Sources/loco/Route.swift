@@ -12,8 +12,11 @@ struct Route: ParsableCommand {
         @Option(help: "The GGUF base model whose embeddings route, or a name in the model store. Default: the default model.")
         var model: String?
 
-        @Option(help: "The routes file: {\"routes\": [{\"name\", \"description\", \"keywords\", \"examples\"}], \"none_examples\": [...]}.")
+        @Option(help: "The routes file: {\"routes\": [{\"name\", \"description\", \"keywords\", \"examples\"}], \"none_examples\": [...]}. Default: the adapters in the registry with router keywords or examples.")
         var routes: String?
+
+        @Option(help: "The adapter registry whose manifests give the routes (default: $LOCO_ADAPTERS or ~/.cache/locollm/adapters).")
+        var registry: String?
 
         @Option(help: "keyword (upstream's rule), centroid or logistic (the base model's embeddings; 'embedding' is logistic).")
         var method: String = "logistic"
@@ -32,14 +35,15 @@ struct Route: ParsableCommand {
         func validate() throws {
             guard routingMethod != nil else { throw ValidationError("--method must be keyword, centroid, logistic or embedding") }
             guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
-            guard (routes == nil) != (router == nil) else { throw ValidationError("give exactly one of --routes and --router") }
+            guard routes == nil || router == nil else { throw ValidationError("give at most one of --routes and --router") }
         }
 
         func makeRouter() throws -> FittedRouter {
             let needsModel = router != nil || routingMethod != .keyword
             let engine = needsModel ? try Engine(model: model, threads: threads) : nil
             if let router, let engine { return try FittedRouter(contentsOf: router, engine: engine) }
-            return try FittedRouter(Routes(contentsOf: routes!), method: routingMethod!, engine: engine, threshold: threshold)
+            let table = try routes.map { try Routes(contentsOf: $0) } ?? Routes(registry: AdapterRegistry(folder: registry))
+            return try FittedRouter(table, method: routingMethod!, engine: engine, threshold: threshold)
         }
     }
 

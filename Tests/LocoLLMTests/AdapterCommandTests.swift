@@ -22,6 +22,28 @@ import Testing
         return (base, folder + "/adapter.gguf")
     }
 
+    /// `loco route` with neither --routes nor --router routes between the registry's adapters
+    /// by the keywords their manifests carry (upstream's rule), and says so in JSON.
+    @Test func routesComeFromTheRegistrysManifests() throws {
+        guard let (base, adapter) = try fixture() else { return }
+        let registry = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: registry) }
+        let env = ["LOCO_ADAPTERS": registry]
+        var result = try run(loco, ["route", "what is the sum", "--method", "keyword"], environment: env)
+        #expect(result.status == 1 && result.stderr.contains("no adapter in the registry"), "\(result.stderr)")
+        for (name, keywords) in [("math", "sum,product,percent"), ("code", "python,function,sum")] {
+            result = try run(loco, ["adapters", "add", adapter, "--name", name, "--base", base, "--keywords", keywords], environment: env)
+            try #require(result.status == 0, "\(result.stderr)")
+        }
+        for (query, expected) in [("the product and the percent", "math"), ("a python function", "code"),
+                                  ("the sum", "code"), ("a poem", nil)] as [(String, String?)] {
+            result = try run(loco, ["route", query, "--method", "keyword", "--json"], environment: env)
+            try #require(result.status == 0, "\(result.stderr)")
+            let decision = try JSONSerialization.jsonObject(with: result.stdout) as! [String: Any]
+            #expect(decision["route"] as? String == expected, "\(query): \(decision)")
+        }
+    }
+
     @Test func registryAddListValidateRemove() throws {
         guard let (base, adapter) = try fixture() else { return }
         let registry = try Repository.temporaryDirectory()
