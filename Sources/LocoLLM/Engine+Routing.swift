@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The base model is the router's embedder: the mean of its final hidden states over the query
 /// (llama.cpp's MEAN pooling), so routing needs no second model and costs one prefill.
@@ -84,5 +85,60 @@ extension Routes {
         try self.init(routes: manifests.sorted { $0.name < $1.name }.map {
             Route(name: $0.name, description: $0.description, keywords: $0.routerKeywords, examples: $0.exampleQueries)
         }, noneExamples: noneExamples)
+    }
+}
+
+/// When a conversation is routed.
+public enum RoutingPolicy: String, Sendable, CaseIterable {
+    /// Route the first message and keep that adapter for the whole conversation (upstream's rule,
+    /// and the default: a later switch would re-run the whole history through another adapter
+    /// and change the assistant's voice in the middle of a conversation).
+    case sticky
+    /// Route every message on its own (for a stream of unrelated questions).
+    case perTurn = "per-turn"
+}
+
+/// A conversation whose adapter a router picks: each reply first routes (per ``policy``), points
+/// the session at the chosen adapter (a pointer swap over the shared base; nil is the bare
+/// base), then answers through the chat template.
+public final class RoutedChat: Sendable {
+    public let chat: ChatSession
+    public let router: FittedRouter
+    public let policy: RoutingPolicy
+    private let kept = Mutex<RouteDecision?>(nil)
+
+    public init(engine: Engine, router: FittedRouter, policy: RoutingPolicy = .sticky, systemMessage: String? = nil,
+                options: GenerationOptions = GenerationOptions()) throws {
+        chat = try ChatSession(engine: engine, systemMessage: systemMessage, options: options)
+        self.router = router
+        self.policy = policy
+    }
+
+    /// The decision for `text` under the policy: a new one, or the conversation's first.
+    public func decide(_ text: String) throws -> RouteDecision {
+        if policy == .sticky, var decision = kept.withLock({ $0 }) {
+            decision.reason = "kept from the conversation's first message: " + decision.reason
+            return decision
+        }
+        let decision = try router.route(text)
+        if policy == .sticky { kept.withLock { $0 = decision } }
+        return decision
+    }
+
+    /// Routes `text`, switches the adapter if the decision differs, and answers, calling
+    /// `onDecision` before the first piece of text.
+    @discardableResult
+    public func respond(to text: String, onDecision: (RouteDecision) -> Void = { _ in },
+                        onText: (String) -> Void) throws -> (decision: RouteDecision, statistics: GenerationStatistics) {
+        let decision = try decide(text)
+        if chat.adapterName != decision.route { try chat.setAdapter(decision.route) }
+        onDecision(decision)
+        return (decision, try chat.respond(to: text, onText: onText))
+    }
+
+    /// Forgets the conversation and, for a sticky policy, its route.
+    public func clear() {
+        chat.clear()
+        kept.withLock { $0 = nil }
     }
 }

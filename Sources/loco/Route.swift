@@ -38,9 +38,10 @@ struct Route: ParsableCommand {
             guard routes == nil || router == nil else { throw ValidationError("give at most one of --routes and --router") }
         }
 
-        func makeRouter() throws -> FittedRouter {
+        func makeRouter(engine given: Engine? = nil) throws -> FittedRouter {
             let needsModel = router != nil || routingMethod != .keyword
-            let engine = needsModel ? try Engine(model: model, threads: threads) : nil
+            var engine = given
+            if engine == nil, needsModel { engine = try Engine(model: model, threads: threads) }
             if let router, let engine { return try FittedRouter(contentsOf: router, engine: engine) }
             let table = try routes.map { try Routes(contentsOf: $0) } ?? Routes(registry: AdapterRegistry(folder: registry))
             return try FittedRouter(table, method: routingMethod!, engine: engine, threshold: threshold)
@@ -126,6 +127,45 @@ struct Route: ParsableCommand {
             } catch {
                 throw fail(error)
             }
+        }
+    }
+}
+
+/// `loco ask`: routes a question to an adapter, says which and why, and streams the answer.
+struct Ask: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer a question through the adapter a router picks for it.",
+        discussion: """
+            The routes are the registry's adapters with router keywords or examples (or --routes / \
+            --router). Which adapter answered, and why, goes to standard error; the answer streams \
+            to standard output, then a statistics line.
+            """)
+
+    @Argument(help: "The question.")
+    var question: String
+
+    @OptionGroup var routing: Route.Options
+
+    @Option(help: "Tokens to generate at most.")
+    var maxTokens = 256
+
+    @Flag(help: "Always take the most likely token.")
+    var greedy = false
+
+    func run() throws {
+        do {
+            let engine = try Engine(model: routing.model, threads: routing.threads)
+            let options = GenerationOptions(maxTokens: maxTokens, sampler: greedy ? .greedy : SamplerSettings())
+            let chat = try RoutedChat(engine: engine, router: routing.makeRouter(engine: engine), options: options)
+            let (_, statistics) = try chat.respond(to: question, onDecision: { decision in
+                let line = "loco: \(decision.route.map { "adapter \($0)" } ?? "the base model") answers "
+                    + "(confidence \(String(format: "%.2f", decision.confidence))): \(decision.reason)\n"
+                FileHandle.standardError.write(Data(line.utf8))
+            }, onText: { FileHandle.standardOutput.write(Data($0.utf8)) })
+            FileHandle.standardOutput.write(Data("\n".utf8))
+            printStatistics(statistics)
+        } catch {
+            throw fail(error)
         }
     }
 }

@@ -56,4 +56,39 @@ import Testing
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("fitted on embeddings"), "\(refused.stderr)")
     }
+
+    /// `loco ask` over a registry of two adapters for the default model (random LoRA factors from
+    /// scripts/make-lora-fixtures.py, registered with the routes file's keywords and examples):
+    /// each question is answered through the adapter its route names, said on standard error.
+    @Test func askAnswersThroughTheRoutedAdapter() throws {
+        guard Self.available, let model = Peers.defaultModel else { return }
+        guard Peers.pythonHas("gguf") else {
+            #expect(!Peers.required, "python3 with gguf is required (LOCO_REQUIRE_PEERS=1)")
+            return
+        }
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let table = try Routes(contentsOf: routes)
+        let env = ["LOCO_ADAPTERS": dir + "/registry", "OPENBLAS_NUM_THREADS": "1"]
+        for (seed, name) in ["math", "code"].enumerated() {
+            let route = table.routes.first { $0.name == name }!
+            let made = try run("python3", [Repository.path("scripts/make-lora-fixtures.py"), model, dir + "/" + name,
+                                           "--rank", "2", "--alpha", "1", "--seed", "\(seed + 1)", "--targets", "attn_q"])
+            try #require(made.status == 0, "\(made.stderr)")
+            let added = try run(Self.releaseLoco, ["adapters", "add", dir + "/" + name + "/adapter.gguf", "--name", name, "--base", model,
+                                                   "--keywords", route.keywords.joined(separator: ","),
+                                                   "--examples", route.examples.joined(separator: "|")], environment: env)
+            try #require(added.status == 0, "\(added.stderr)")
+        }
+        for method in ["logistic", "keyword"] {
+            for (question, expected) in [("What is 25 percent of 240?", "math"), ("Calculate the average of 3, 5 and 10.", "math"),
+                                         ("Write a Python function that checks if a number is prime.", "code"),
+                                         ("Why does my JavaScript loop print undefined twice?", "code")] {
+                let asked = try run(Self.releaseLoco, ["ask", question, "--method", method, "--max-tokens", "4", "--greedy"], environment: env)
+                #expect(asked.status == 0, "\(asked.stderr)")
+                #expect(asked.stderr.contains("adapter \(expected) answers"), "\(method) \(question): \(asked.stderr)")
+                #expect(!asked.stdout.isEmpty)
+            }
+        }
+    }
 }
