@@ -95,6 +95,23 @@ public struct Routes: Sendable, Equatable {
     }
 
     public var names: [String] { routes.map(\.name) }
+
+    /// These routes with `labelled` queries added as examples of their labels (`none` to the
+    /// none examples); a label that names no route is refused.
+    public func adding(_ labelled: [LabelledQuery]) throws(RouterError) -> Routes {
+        var copy = self
+        for item in labelled {
+            if let label = item.label {
+                guard let index = copy.routes.firstIndex(where: { $0.name == label }) else {
+                    throw RouterError(.invalidRoutes("a labelled query names the route \"\(label)\", which the routes do not have"))
+                }
+                copy.routes[index].examples.append(item.query)
+            } else {
+                copy.noneExamples.append(item.query)
+            }
+        }
+        return copy
+    }
 }
 
 /// A query and the route it should take (`label` is a route name or `none`), for fitting and

@@ -24,6 +24,9 @@ struct Route: ParsableCommand {
         @Option(help: "A router file written by 'loco route fit' (instead of fitting on --routes).")
         var router: String?
 
+        @Option(help: "Labelled queries (JSONL, {\"query\", \"label\"}) to fit on as well, as examples of their routes.")
+        var fitData: String?
+
         @Option(help: "Below this confidence the embedding router answers with the base model.")
         var threshold: Double = 0.5
 
@@ -43,7 +46,8 @@ struct Route: ParsableCommand {
             var engine = given
             if engine == nil, needsModel { engine = try Engine(model: model, threads: threads) }
             if let router, let engine { return try FittedRouter(contentsOf: router, engine: engine) }
-            let table = try routes.map { try Routes(contentsOf: $0) } ?? Routes(registry: AdapterRegistry(folder: registry))
+            var table = try routes.map { try Routes(contentsOf: $0) } ?? Routes(registry: AdapterRegistry(folder: registry))
+            if let fitData { table = try table.adding(LabelledQuery.read(jsonl: FileSystem.read(fitData, limit: 256 << 20), source: fitData)) }
             return try FittedRouter(table, method: routingMethod!, engine: engine, threshold: threshold)
         }
     }

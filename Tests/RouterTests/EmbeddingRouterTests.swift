@@ -88,6 +88,16 @@ struct TopicEmbedder: Embedder {
         #expect(good.names == ["math"] && good.noneExamples == ["hi"])
     }
 
+    @Test func labelledQueriesAddExamplesToTheirRoutes() throws {
+        let lines = [#"{"query": "add 2 and 3", "label": "math"}"#, "", #"{"query": "hi", "label": "none"}"#, ""]
+        let set = try LabelledQuery.read(jsonl: Array(lines.joined(separator: "\n").utf8))
+        let more = try routes.adding(set)
+        #expect(more.routes[0].examples.last == "add 2 and 3" && more.routes[0].examples.count == routes.routes[0].examples.count + 1)
+        #expect(more.noneExamples.last == "hi")
+        #expect(throws: RouterError.self) { try routes.adding([LabelledQuery(query: "x", label: "poetry")]) }
+        #expect(throws: RouterError.self) { try LabelledQuery.read(jsonl: Array(#"{"query": "x"}"#.utf8)) }
+    }
+
     @Test func evaluationCountsAndConfusion() {
         let decisions: [RouterEvaluation.Decision] = [
             .init(query: "a", label: "math", route: "math", confidence: 0.9),
