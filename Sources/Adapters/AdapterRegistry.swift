@@ -27,6 +27,9 @@ public struct AdapterRegistry: Sendable {
     public static let manifestFileName = "manifest.json"
     public static let ggufFileName = "adapter.gguf"
     public static let peftFolderName = "peft"
+    /// The adapter's training data (chat JSONL), when it was added with it: the router fits on
+    /// its prompts.
+    public static let trainingDataFileName = "training.jsonl"
 
     public let folder: String
 
@@ -129,8 +132,11 @@ public struct AdapterRegistry: Sendable {
     /// The manifest must be sane and its rank, alpha and targets those of the adapter. An existing
     /// entry of that name is an error unless `replace` is true; either way, on failure the
     /// registry holds what it held before.
+    /// With `trainingData` (a chat JSONL file), a copy of it is kept in the entry as
+    /// ``trainingDataFileName``.
     @discardableResult
-    public func add(adapterAt source: String, manifest: AdapterManifest, replace: Bool = false) throws(RegistryError) -> String {
+    public func add(adapterAt source: String, manifest: AdapterManifest, trainingData: String? = nil,
+                    replace: Bool = false) throws(RegistryError) -> String {
         try manifest.checkSanity()
         let entry = try entryFolder(manifest.name)
         let adapter = try AdapterRegistry.loadAdapter(source)
@@ -154,6 +160,7 @@ public struct AdapterRegistry: Sendable {
             } else {
                 try FileSystem.copyFile(source, to: staging + "/" + AdapterRegistry.ggufFileName)
             }
+            if let trainingData { try FileSystem.copyFile(trainingData, to: staging + "/" + AdapterRegistry.trainingDataFileName) }
             try AtomicFile.write(Array(manifest.jsonText().utf8), to: staging + "/" + AdapterRegistry.manifestFileName)
             try FileSystem.syncDirectory(staging)
         } catch {
@@ -181,6 +188,12 @@ public struct AdapterRegistry: Sendable {
         if let trash { FileSystem.removeAll(trash) }
         try? FileSystem.syncDirectory(folder)
         return entry
+    }
+
+    /// The entry's copy of the adapter's training data, or nil when it was added without.
+    public func trainingDataPath(named name: String) throws(RegistryError) -> String? {
+        let path = try existingEntry(name) + "/" + AdapterRegistry.trainingDataFileName
+        return FileSystem.exists(path) ? path : nil
     }
 
     /// Removes the entry `name`: renamed away first, so it disappears at once, then deleted.

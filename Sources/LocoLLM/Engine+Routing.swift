@@ -13,6 +13,9 @@ extension Engine: Embedder {
 /// How to route: upstream's keywords, or the base model's embeddings with one of the classifiers.
 public enum RoutingMethod: String, Sendable, CaseIterable {
     case keyword, centroid, logistic
+    /// Logistic regression over the embeddings with the routes' keyword hits as a prior
+    /// (``HybridRouter``).
+    case hybrid
 }
 
 /// A router ready to answer: keywords, or an embedding router with the engine it embeds with.
@@ -20,21 +23,31 @@ public struct FittedRouter: Sendable {
     public let method: RoutingMethod
     public let keywords: KeywordRouter?
     public let embedding: EmbeddingRouter?
+    /// For ``RoutingMethod/hybrid``: how much one keyword hit counts (see ``HybridRouter``).
+    public let keywordWeight: Double
     let engine: Engine?
 
-    /// Fits `method` on `routes`; the embedding methods embed every example once with `engine`.
-    public init(_ routes: Routes, method: RoutingMethod, engine: Engine?, threshold: Double = 0.5) throws {
+    /// Fits `method` on `routes`; the embedding methods embed each example with `engine` once per
+    /// machine: the vectors are kept in `embeddingCache` (a folder; nil keeps none), so fitting
+    /// again embeds only new examples and a decision costs one prefill of the query.
+    public init(_ routes: Routes, method: RoutingMethod, engine: Engine?, threshold: Double = 0.5,
+                keywordWeight: Double = HybridRouter.defaultWeight,
+                embeddingCache: String? = CachingEmbedder.defaultFolder) throws {
         self.method = method
+        self.keywordWeight = keywordWeight
         switch method {
         case .keyword:
             keywords = KeywordRouter(routes)
             embedding = nil
             self.engine = nil
-        case .centroid, .logistic:
+        case .centroid, .logistic, .hybrid:
             guard let engine else { throw RouterError(.invalidRoutes("the embedding router needs a model")) }
-            keywords = nil
-            embedding = try EmbeddingRouter.fit(routes, embedder: engine, method: method == .centroid ? .centroid : .logistic,
+            keywords = method == .hybrid ? KeywordRouter(routes) : nil
+            let cached = CachingEmbedder(engine, folder: embeddingCache)
+            embedding = try EmbeddingRouter.fit(routes, embedder: cached, method: method == .centroid ? .centroid : .logistic,
                                                 threshold: threshold)
+            // A cache that cannot be written costs time, never a result.
+            _ = try? cached.save()
             self.engine = engine
         }
     }
@@ -43,12 +56,16 @@ public struct FittedRouter: Sendable {
     public init(contentsOf path: String, engine: Engine) throws {
         let router = try EmbeddingRouter(contentsOf: path, embedder: engine)
         method = router.method == .centroid ? .centroid : .logistic
+        keywordWeight = HybridRouter.defaultWeight
         keywords = nil
         embedding = router
         self.engine = engine
     }
 
     public func route(_ query: String) throws -> RouteDecision {
+        if let keywords, let embedding {
+            return try HybridRouter(embedding: embedding, keywords: keywords, weight: keywordWeight).route(query, embedder: engine!)
+        }
         if let keywords {
             guard query.utf8.count <= EmbeddingRouter.maximumQueryBytes else {
                 throw RouterError(.invalidQuery("the query has \(query.utf8.count) bytes; at most \(EmbeddingRouter.maximumQueryBytes) are routed"))
@@ -74,17 +91,47 @@ public struct FittedRouter: Sendable {
 }
 
 extension Routes {
+    /// At most this many prompts of an adapter's training data become examples of its route
+    /// (evenly spaced through the file), so a large data set does not make fitting slow.
+    public static let trainingPromptLimit = 128
+
     /// The routes of the adapters in `registry` whose manifests carry router keywords or example
-    /// queries (`loco adapters add --keywords ... --examples ...`), in name order, with
-    /// `noneExamples` for queries the base model should answer.
-    public init(registry: AdapterRegistry, noneExamples: [String] = []) throws {
-        let manifests = try registry.list().filter { !$0.routerKeywords.isEmpty || !$0.exampleQueries.isEmpty }
-        guard !manifests.isEmpty else {
-            throw RouterError(.invalidRoutes("no adapter in the registry has router keywords or example queries"), path: registry.folder)
+    /// queries (`loco adapters add --keywords ... --examples ...`) or that were added with their
+    /// training data (`--training-data`: each conversation's first user message is an example),
+    /// in name order, with `noneExamples` for queries the base model should answer (by default
+    /// ``Routes/everydayNoneExamples``).
+    public init(registry: AdapterRegistry, noneExamples: [String] = Routes.everydayNoneExamples) throws {
+        var routes: [Route] = []
+        for manifest in try registry.list().sorted(by: { $0.name < $1.name }) {
+            var examples = manifest.exampleQueries
+            if let data = try registry.trainingDataPath(named: manifest.name) {
+                examples += try Self.trainingPrompts(contentsOf: data)
+            }
+            guard !manifest.routerKeywords.isEmpty || !examples.isEmpty else { continue }
+            routes.append(Route(name: manifest.name, description: manifest.description, keywords: manifest.routerKeywords,
+                                examples: examples))
         }
-        try self.init(routes: manifests.sorted { $0.name < $1.name }.map {
-            Route(name: $0.name, description: $0.description, keywords: $0.routerKeywords, examples: $0.exampleQueries)
-        }, noneExamples: noneExamples)
+        guard !routes.isEmpty else {
+            throw RouterError(.invalidRoutes("no adapter in the registry has router keywords, example queries or training data"),
+                              path: registry.folder)
+        }
+        try self.init(routes: routes, noneExamples: noneExamples)
+    }
+
+    /// The first user message of each conversation in a chat JSONL file, at most `limit` of them
+    /// evenly spaced through the file, without repeats (and without prompts
+    /// longer than a routed query may be).
+    public static func trainingPrompts(contentsOf path: String, limit: Int = trainingPromptLimit) throws -> [String] {
+        let conversations = try ChatDataset.parseConversations(jsonl: FileSystem.read(path, limit: 1 << 30), source: path)
+        var seen = Set<String>(), prompts: [String] = []
+        for conversation in conversations {
+            guard let first = conversation.first(where: { $0.role == .user }),
+                  first.content.contains(where: { !$0.isWhitespace }),
+                  first.content.utf8.count <= EmbeddingRouter.maximumQueryBytes, seen.insert(first.content).inserted else { continue }
+            prompts.append(first.content)
+        }
+        guard prompts.count > limit else { return prompts }
+        return (0..<limit).map { prompts[$0 * prompts.count / limit] }
     }
 }
 
@@ -105,7 +152,8 @@ public final class RoutedChat: Sendable {
     public let chat: ChatSession
     public let router: FittedRouter
     public let policy: RoutingPolicy
-    private let kept = Mutex<RouteDecision?>(nil)
+    /// The sticky decision, and the route the session's adapter is set to (nil: the bare base).
+    private let state = Mutex<(kept: RouteDecision?, active: String?)>((nil, nil))
 
     public init(engine: Engine, router: FittedRouter, policy: RoutingPolicy = .sticky, systemMessage: String? = nil,
                 options: GenerationOptions = GenerationOptions()) throws {
@@ -116,12 +164,12 @@ public final class RoutedChat: Sendable {
 
     /// The decision for `text` under the policy: a new one, or the conversation's first.
     public func decide(_ text: String) throws -> RouteDecision {
-        if policy == .sticky, var decision = kept.withLock({ $0 }) {
+        if policy == .sticky, var decision = state.withLock({ $0.kept }) {
             decision.reason = "kept from the conversation's first message: " + decision.reason
             return decision
         }
         let decision = try router.route(text)
-        if policy == .sticky { kept.withLock { $0 = decision } }
+        if policy == .sticky { state.withLock { $0.kept = decision } }
         return decision
     }
 
@@ -131,7 +179,13 @@ public final class RoutedChat: Sendable {
     public func respond(to text: String, onDecision: (RouteDecision) -> Void = { _ in },
                         onText: (String) -> Void) throws -> (decision: RouteDecision, statistics: GenerationStatistics) {
         let decision = try decide(text)
-        if chat.adapterName != decision.route { try chat.setAdapter(decision.route) }
+        if state.withLock({ $0.active }) != decision.route {
+            // A route names a registry entry when the registry has one of that name (a folder of
+            // that name in the working directory must not shadow it), else a path.
+            let registry = chat.engine.registry
+            try chat.setAdapter(decision.route.map { registry.names().contains($0) ? try registry.adapterPath(named: $0) : $0 })
+            state.withLock { $0.active = decision.route }
+        }
         onDecision(decision)
         return (decision, try chat.respond(to: text, onText: onText))
     }
@@ -139,6 +193,6 @@ public final class RoutedChat: Sendable {
     /// Forgets the conversation and, for a sticky policy, its route.
     public func clear() {
         chat.clear()
-        kept.withLock { $0 = nil }
+        state.withLock { $0.kept = nil }
     }
 }

@@ -96,6 +96,17 @@ public struct Routes: Sendable, Equatable {
 
     public var names: [String] { routes.map(\.name) }
 
+    /// Everyday queries no specialist adapter should take (small talk, trivia, greetings,
+    /// translation, recipes): the "none" examples of routes made from the adapter registry, so
+    /// an embedding router can answer "the base model" there too. A routes file names its own.
+    public static let everydayNoneExamples = [
+        "Tell me a joke about cats.", "Write a short poem about autumn.", "What is the capital of Australia?",
+        "Hello, how are you today?", "Recommend a good fantasy novel.", "Who painted the Mona Lisa?",
+        "Translate 'good morning' into Spanish.", "What should I cook for dinner tonight?",
+        "Tell me a fun fact about octopuses.", "How do I say thank you in Japanese?",
+        "What is the weather usually like in Lisbon in May?", "Write a birthday message for my sister.",
+    ]
+
     /// These routes with `labelled` queries added as examples of their labels (`none` to the
     /// none examples); a label that names no route is refused.
     public func adding(_ labelled: [LabelledQuery]) throws(RouterError) -> Routes {

@@ -7,7 +7,7 @@ import LocoLLM
 /// adapter, 1 when left out), shared by the commands that run a model.
 struct AdapterArguments: ParsableArguments {
     @Option(name: .customLong("adapter"), parsing: .singleValue,
-            help: "A LoRA adapter to apply unmerged: a GGUF LoRA file, a PEFT folder, or a name in the adapter registry (repeatable).")
+            help: "A LoRA adapter to apply unmerged: a GGUF LoRA file, a PEFT folder, or a name in the adapter registry (repeatable); 'auto': the router picks one of the registry's adapters (or none) for the prompt.")
     var paths: [String] = []
 
     @Option(name: .customLong("adapter-scale"), parsing: .singleValue,
@@ -16,10 +16,34 @@ struct AdapterArguments: ParsableArguments {
 
     func validate() throws {
         guard scales.count <= paths.count else { throw ValidationError("more --adapter-scale values than --adapter paths") }
+        if paths.contains(Self.auto) {
+            guard paths.count == 1, scales.isEmpty else { throw ValidationError("--adapter auto takes no other adapter and no scale") }
+        }
     }
+
+    /// `--adapter auto`: a router picks the adapter (or none) from the registry's routes.
+    static let auto = "auto"
+
+    var isAuto: Bool { paths == [Self.auto] }
 
     /// Each adapter's name or path with its scale, for `Engine.adapters(_:)`.
     var specs: [(String, Float)] {
         paths.enumerated().map { index, path in (path, index < scales.count ? scales[index] : 1) }
     }
+}
+
+/// The router `--adapter auto` uses: the registry's routes, fitted by logistic regression on the
+/// base model's embeddings when every route has examples (or training data), else upstream's
+/// keyword rule.
+func automaticRouter(engine: Engine) throws -> FittedRouter {
+    let routes = try Routes(registry: engine.registry)
+    let method: RoutingMethod = routes.routes.allSatisfy { !$0.examples.isEmpty } ? .logistic : .keyword
+    return try FittedRouter(routes, method: method, engine: engine)
+}
+
+/// Says on standard error which adapter answers and why.
+func announce(_ decision: RouteDecision) {
+    let line = "loco: \(decision.route.map { "adapter \($0)" } ?? "the base model") answers "
+        + "(confidence \(String(format: "%.2f", decision.confidence))): \(decision.reason)\n"
+    FileHandle.standardError.write(Data(line.utf8))
 }

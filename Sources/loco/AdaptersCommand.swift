@@ -87,6 +87,9 @@ struct Adapters: ParsableCommand {
         @Option(help: "Example queries, separated by '|'.")
         var examples: String?
 
+        @Option(help: "The adapter's training data (chat JSONL), kept in the registry: the router fits on its prompts.")
+        var trainingData: String?
+
         @Flag(help: "Replace an existing adapter of that name.")
         var replace = false
 
@@ -98,7 +101,13 @@ struct Adapters: ParsableCommand {
                 manifest.authors = author
                 manifest.routerKeywords = split(keywords, ",")
                 manifest.exampleQueries = split(examples, "|")
-                let entry = try registry.value.add(adapterAt: path, manifest: manifest, replace: replace)
+                if let trainingData {
+                    let prompts = try Routes.trainingPrompts(contentsOf: trainingData)
+                    guard !prompts.isEmpty else {
+                        throw RouterError(.invalidRoutes("no conversation has a user message to route by"), path: trainingData)
+                    }
+                }
+                let entry = try registry.value.add(adapterAt: path, manifest: manifest, trainingData: trainingData, replace: replace)
                 print("added \(name) to \(entry)")
             } catch {
                 throw fail(error)

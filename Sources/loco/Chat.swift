@@ -14,6 +14,13 @@ struct Chat: ParsableCommand {
 
     @OptionGroup var generation: GenerationArguments
 
+    @Option(help: "With --adapter auto: sticky (route the first message, keep its adapter) or per-turn (route every message).")
+    var routing: String = RoutingPolicy.sticky.rawValue
+
+    func validate() throws {
+        guard RoutingPolicy(rawValue: routing) != nil else { throw ValidationError("--routing must be sticky or per-turn") }
+    }
+
     static let help = """
         /help   this help
         /clear  forget the conversation (keeps the system message)
@@ -26,8 +33,12 @@ struct Chat: ParsableCommand {
     func run() throws {
         do {
             let engine = try generation.makeEngine()
-            let chat = try ChatSession(engine: engine, systemMessage: generation.system,
-                                       adapters: engine.adapters(generation.adapters.specs), options: generation.options)
+            let routed = generation.adapters.isAuto
+                ? try RoutedChat(engine: engine, router: automaticRouter(engine: engine), policy: RoutingPolicy(rawValue: routing)!,
+                                 systemMessage: generation.system, options: generation.options)
+                : nil
+            let chat = try routed?.chat ?? ChatSession(engine: engine, systemMessage: generation.system,
+                                                      adapters: engine.adapters(generation.adapters.specs), options: generation.options)
             FileHandle.standardError.write(Data("loco chat: /help for commands, /quit to leave\n".utf8))
             while true {
                 FileHandle.standardError.write(Data("> ".utf8))
@@ -40,7 +51,7 @@ struct Chat: ParsableCommand {
                     print(Chat.help)
                     continue
                 case "/clear":
-                    chat.clear()
+                    if let routed { routed.clear() } else { chat.clear() }
                     print("(conversation cleared)")
                     continue
                 case "/stats":
@@ -50,6 +61,10 @@ struct Chat: ParsableCommand {
                     let words = input.split(separator: " ").map(String.init)
                     guard words.count >= 2, words.count <= 3, words.count == 2 || Float(words[2]) != nil else {
                         print("usage: /adapter NAME|PATH [SCALE] or /adapter none")
+                        continue
+                    }
+                    guard routed == nil else {
+                        print("(the router picks the adapter in this chat; start without --adapter auto to choose by hand)")
                         continue
                     }
                     do {
@@ -66,7 +81,9 @@ struct Chat: ParsableCommand {
                         continue
                     }
                 }
-                let statistics = try chat.respond(to: input) { FileHandle.standardOutput.write(Data($0.utf8)) }
+                let write = { (text: String) in FileHandle.standardOutput.write(Data(text.utf8)) }
+                let statistics = try routed.map { try $0.respond(to: input, onDecision: announce, onText: write).statistics }
+                    ?? chat.respond(to: input, onText: write)
                 print("")
                 if statistics.stopReason == .contextFull {
                     print("(the context is full: /clear to start again)")

@@ -18,7 +18,7 @@ struct Route: ParsableCommand {
         @Option(help: "The adapter registry whose manifests give the routes (default: $LOCO_ADAPTERS or ~/.cache/locollm/adapters).")
         var registry: String?
 
-        @Option(help: "keyword (upstream's rule), centroid or logistic (the base model's embeddings; 'embedding' is logistic).")
+        @Option(help: "keyword (upstream's rule), centroid or logistic (the base model's embeddings; 'embedding' is logistic), or hybrid (logistic with keyword hits as a prior).")
         var method: String = "logistic"
 
         @Option(help: "A router file written by 'loco route fit' (instead of fitting on --routes).")
@@ -30,13 +30,16 @@ struct Route: ParsableCommand {
         @Option(help: "Below this confidence the embedding router answers with the base model.")
         var threshold: Double = 0.5
 
+        @Option(help: ArgumentHelp("hybrid: the log-probability one keyword hit adds.", visibility: .hidden))
+        var keywordWeight: Double = HybridRouter.defaultWeight
+
         @Option(help: "Compute threads (default: all cores).")
         var threads: Int?
 
         var routingMethod: RoutingMethod? { method == "embedding" ? .logistic : RoutingMethod(rawValue: method) }
 
         func validate() throws {
-            guard routingMethod != nil else { throw ValidationError("--method must be keyword, centroid, logistic or embedding") }
+            guard routingMethod != nil else { throw ValidationError("--method must be keyword, centroid, logistic, embedding or hybrid") }
             guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
             guard routes == nil || router == nil else { throw ValidationError("give at most one of --routes and --router") }
         }
@@ -48,7 +51,7 @@ struct Route: ParsableCommand {
             if let router, let engine { return try FittedRouter(contentsOf: router, engine: engine) }
             var table = try routes.map { try Routes(contentsOf: $0) } ?? Routes(registry: AdapterRegistry(folder: registry))
             if let fitData { table = try table.adding(LabelledQuery.read(jsonl: FileSystem.read(fitData, limit: 256 << 20), source: fitData)) }
-            return try FittedRouter(table, method: routingMethod!, engine: engine, threshold: threshold)
+            return try FittedRouter(table, method: routingMethod!, engine: engine, threshold: threshold, keywordWeight: keywordWeight)
         }
     }
 
@@ -89,7 +92,7 @@ struct Route: ParsableCommand {
 
         func run() throws {
             do {
-                guard options.router == nil, options.routingMethod != .keyword else {
+                guard options.router == nil, options.routingMethod == .centroid || options.routingMethod == .logistic else {
                     throw ValidationError("fit takes --routes and an embedding method (centroid or logistic)")
                 }
                 let fitted = try options.makeRouter()
@@ -158,14 +161,10 @@ struct Ask: ParsableCommand {
 
     func run() throws {
         do {
-            let engine = try Engine(model: routing.model, threads: routing.threads)
+            let engine = try Engine(model: routing.model, registry: AdapterRegistry(folder: routing.registry), threads: routing.threads)
             let options = GenerationOptions(maxTokens: maxTokens, sampler: greedy ? .greedy : SamplerSettings())
             let chat = try RoutedChat(engine: engine, router: routing.makeRouter(engine: engine), options: options)
-            let (_, statistics) = try chat.respond(to: question, onDecision: { decision in
-                let line = "loco: \(decision.route.map { "adapter \($0)" } ?? "the base model") answers "
-                    + "(confidence \(String(format: "%.2f", decision.confidence))): \(decision.reason)\n"
-                FileHandle.standardError.write(Data(line.utf8))
-            }, onText: { FileHandle.standardOutput.write(Data($0.utf8)) })
+            let (_, statistics) = try chat.respond(to: question, onDecision: announce, onText: { FileHandle.standardOutput.write(Data($0.utf8)) })
             FileHandle.standardOutput.write(Data("\n".utf8))
             printStatistics(statistics)
         } catch {

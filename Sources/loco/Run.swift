@@ -111,7 +111,13 @@ struct Run: ParsableCommand {
             let tokens = raw
                 ? engine.prompt(raw: prompt)
                 : try engine.prompt(messages: (generation.system.map { [.system($0)] } ?? []) + [.user(prompt)])
-            let generator = engine.makeGenerator(adapters: try engine.adapters(generation.adapters.specs))
+            var specs = generation.adapters.specs
+            if generation.adapters.isAuto {
+                let decision = try automaticRouter(engine: engine).route(prompt)
+                announce(decision)
+                specs = decision.route.map { [($0, Float(1))] } ?? []
+            }
+            let generator = engine.makeGenerator(adapters: try engine.adapters(specs))
             let statistics = try generator.generate(prompt: tokens, options: generation.options) { piece in
                 if !jsonTokens { FileHandle.standardOutput.write(Data(piece.utf8)) }
             }

@@ -44,6 +44,40 @@ import Testing
         }
     }
 
+    /// `adapters add --training-data`: the registry keeps a copy and its routes take each
+    /// conversation's first user message as an example (no repeats, none over the limit); a
+    /// file that is not chat JSONL is refused and nothing is added.
+    @Test func trainingDataGivesARoutesExamples() throws {
+        guard let (base, adapter) = try fixture() else { return }
+        let registry = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: registry) }
+        let env = ["LOCO_ADAPTERS": registry]
+        let data = registry + "/../\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        func chat(_ user: String) -> String {
+            "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"\(user)\"}, "
+                + "{\"role\": \"assistant\", \"content\": \"ok\"}]}"
+        }
+        try ([chat("What is 2 + 2?"), chat("What is 3 * 4?"), chat("What is 2 + 2?")].joined(separator: "\n") + "\n")
+            .write(toFile: data, atomically: true, encoding: .utf8)
+        var result = try run(loco, ["adapters", "add", adapter, "--name", "sums", "--base", base, "--training-data", data], environment: env)
+        try #require(result.status == 0, "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: registry + "/sums/training.jsonl"))
+        let routes = try Routes(registry: AdapterRegistry(folder: registry))
+        #expect(routes.routes.map(\.name) == ["sums"])
+        #expect(routes.routes[0].examples == ["What is 2 + 2?", "What is 3 * 4?"])
+        #expect(routes.noneExamples == Routes.everydayNoneExamples)
+        let many = (0..<300).map { "question \($0)" }
+        try many.map(chat).joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        let limited = try Routes.trainingPrompts(contentsOf: data)
+        #expect(limited.count == Routes.trainingPromptLimit && limited.first == "question 0" && Set(limited).count == limited.count)
+
+        try "{\"text\": \"not a chat\"}\n".write(toFile: data, atomically: true, encoding: .utf8)
+        result = try run(loco, ["adapters", "add", adapter, "--name", "broken", "--base", base, "--training-data", data], environment: env)
+        #expect(result.status == 1 && result.stderr.contains(data), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: registry + "/broken"))
+    }
+
     @Test func registryAddListValidateRemove() throws {
         guard let (base, adapter) = try fixture() else { return }
         let registry = try Repository.temporaryDirectory()

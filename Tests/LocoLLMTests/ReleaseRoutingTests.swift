@@ -57,38 +57,51 @@ import Testing
         #expect(refused.stderr.contains("fitted on embeddings"), "\(refused.stderr)")
     }
 
-    /// `loco ask` over a registry of two adapters for the default model (random LoRA factors from
-    /// scripts/make-lora-fixtures.py, registered with the routes file's keywords and examples):
-    /// each question is answered through the adapter its route names, said on standard error.
-    @Test func askAnswersThroughTheRoutedAdapter() throws {
+    /// `loco ask` over a registry of two adapters trained here by `loco train` (a few steps on
+    /// the generated math set and on Data/training/code.jsonl), registered with their training
+    /// data (the embedding router fits on its prompts) and the routes file's keywords: each
+    /// question is answered through the adapter its route names, said on standard error, under
+    /// logistic and keyword routing; `loco run --adapter auto` routes the same way; a question for
+    /// neither goes to the base model (the registry's routes carry everyday "none" examples).
+    @Test func askAnswersThroughAdaptersTrainedByLocoTrain() throws {
         guard Self.available, let model = Peers.defaultModel else { return }
-        guard Peers.pythonHas("gguf") else {
-            #expect(!Peers.required, "python3 with gguf is required (LOCO_REQUIRE_PEERS=1)")
-            return
-        }
         let dir = try Repository.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let table = try Routes(contentsOf: routes)
-        let env = ["LOCO_ADAPTERS": dir + "/registry", "OPENBLAS_NUM_THREADS": "1"]
-        for (seed, name) in ["math", "code"].enumerated() {
-            let route = table.routes.first { $0.name == name }!
-            let made = try run("python3", [Repository.path("scripts/make-lora-fixtures.py"), model, dir + "/" + name,
-                                           "--rank", "2", "--alpha", "1", "--seed", "\(seed + 1)", "--targets", "attn_q"])
-            try #require(made.status == 0, "\(made.stderr)")
+        let env = ["LOCO_ADAPTERS": dir + "/registry", "LOCO_EMBEDDING_CACHE": dir + "/embeddings", "OPENBLAS_NUM_THREADS": "1"]
+        let made = try run(Self.releaseLoco, ["data", "math", "--out", dir + "/math", "--train", "48", "--test", "1", "--seed", "3"])
+        try #require(made.status == 0, "\(made.stderr)")
+        for (name, data) in [("math", dir + "/math/train.jsonl"), ("code", Repository.path("Data/training/code.jsonl"))] {
+            let trained = try run(Self.releaseLoco, ["train", "--model", model, "--data", data, "--out", dir + "/" + name, "--steps", "2",
+                                                     "--batch", "2", "--rank", "4", "--targets", "q,v", "--max-seq-len", "128", "--quiet"])
+            try #require(trained.status == 0, "loco train \(name): \(trained.stderr)")
+            let keywords = table.routes.first { $0.name == name }!.keywords
             let added = try run(Self.releaseLoco, ["adapters", "add", dir + "/" + name + "/adapter.gguf", "--name", name, "--base", model,
-                                                   "--keywords", route.keywords.joined(separator: ","),
-                                                   "--examples", route.examples.joined(separator: "|")], environment: env)
+                                                   "--training-data", data, "--keywords", keywords.joined(separator: ",")], environment: env)
             try #require(added.status == 0, "\(added.stderr)")
         }
+        // Run in `dir`, where folders named like the routes (math, code) must not shadow the
+        // registry's entries.
+        let questions = [("What is 25 percent of 240?", "math"), ("Calculate the average of 3, 5 and 10.", "math"),
+                         ("Write a Python function that checks if a number is prime.", "code"),
+                         ("How do I sort a list in Python?", "code")]
         for method in ["logistic", "keyword"] {
-            for (question, expected) in [("What is 25 percent of 240?", "math"), ("Calculate the average of 3, 5 and 10.", "math"),
-                                         ("Write a Python function that checks if a number is prime.", "code"),
-                                         ("Why does my JavaScript loop print undefined twice?", "code")] {
-                let asked = try run(Self.releaseLoco, ["ask", question, "--method", method, "--max-tokens", "4", "--greedy"], environment: env)
+            for (question, expected) in questions {
+                let asked = try run(Self.releaseLoco, ["ask", question, "--method", method, "--max-tokens", "4", "--greedy"],
+                                    environment: env, directory: dir)
                 #expect(asked.status == 0, "\(asked.stderr)")
                 #expect(asked.stderr.contains("adapter \(expected) answers"), "\(method) \(question): \(asked.stderr)")
                 #expect(!asked.stdout.isEmpty)
             }
         }
+        let base = try run(Self.releaseLoco, ["ask", "What is the capital of France?", "--max-tokens", "4", "--greedy"],
+                               environment: env, directory: dir)
+        #expect(base.status == 0 && base.stderr.contains("the base model answers"), "\(base.stderr)")
+        let auto = try run(Self.releaseLoco, ["run", "--adapter", "auto", "Write a Python function that adds two numbers.",
+                                              "--max-tokens", "4", "--greedy"], environment: env, directory: dir)
+        #expect(auto.status == 0 && auto.stderr.contains("adapter code answers"), "\(auto.stderr)")
+        // The examples' embeddings were kept: the first ask embedded them, later ones read them.
+        let cached = try FileManager.default.contentsOfDirectory(atPath: dir + "/embeddings")
+        #expect(cached.count == 1 && cached[0].hasSuffix(".bin"), "\(cached)")
     }
 }

@@ -112,9 +112,12 @@ public struct CommandResult: Sendable {
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
 }
 
-/// Runs `executable` (looked up on PATH unless it contains a slash) and waits for it.
-public func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
+/// Runs `executable` (looked up on PATH unless it contains a slash) and waits for it, in
+/// `directory` when given (else the test's working directory).
+public func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                directory: String? = nil) throws -> CommandResult {
     let process = Process()
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     if executable.contains("/") {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
