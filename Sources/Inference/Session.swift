@@ -91,6 +91,19 @@ public final class Session {
     /// let vector = try model.makeSession().embedding(tokens: ids, normalized: true)   // 576 floats
     /// ```
     public func embedding<Token: BinaryInteger>(tokens: [Token], normalized: Bool = false) throws -> [Float] {
+        try embedding(tokens: tokens, normalized: normalized, layers: nil)
+    }
+
+    /// The mean over `tokens`' positions of the hidden states after the first `layers` blocks,
+    /// each row scaled to unit RMS (the output norm without its weights), or with `layers` nil,
+    /// ``embedding(tokens:normalized:)``. Middle layers often separate topics better than the
+    /// last, which is shaped for predicting the next token; the later blocks are not run.
+    public func embedding<Token: BinaryInteger>(tokens: [Token], normalized: Bool = false, layers: Int?) throws -> [Float] {
+        if let layers {
+            guard (1...model.layers.count).contains(layers) else {
+                throw ModelError(.inconsistent("an embedding after \(layers) blocks: the model has \(model.layers.count)"))
+            }
+        }
         reset()
         defer { reset() }
         let ids = try checked(tokens)
@@ -102,7 +115,13 @@ public final class Session {
         while done < ids.count {
             if done > 0 { try Task.checkCancellation() }
             let chunk = Array(ids[done..<min(ids.count, done + batchSize)])
-            sums.withUnsafeMutableBufferPointer { run(chunk, output: .sumOfNormed($0.baseAddress!)) }
+            sums.withUnsafeMutableBufferPointer { sums in
+                if let layers {
+                    run(chunk, output: .sumOfLayer(sums.baseAddress!, layers))
+                } else {
+                    run(chunk, output: .sumOfNormed(sums.baseAddress!))
+                }
+            }
             done += chunk.count
         }
         var mean = sums.map { Float($0 / Double(ids.count)) }
@@ -147,6 +166,9 @@ public final class Session {
         case logits(UnsafeMutablePointer<Float>, Range<Int>)
         /// Every row's output-normed hidden state added to the `embeddingLength` sums.
         case sumOfNormed(UnsafeMutablePointer<Double>)
+        /// Every row's hidden state after the first `Int` blocks, scaled to unit RMS, added to
+        /// the sums; the remaining blocks are not run.
+        case sumOfLayer(UnsafeMutablePointer<Double>, Int)
         case none
     }
 
@@ -165,11 +187,23 @@ public final class Session {
         if let adapters = state.adapters, !adapters.embedding.isEmpty {
             adapters.addEmbeddingDeltas(tokens: tokens, into: hidden, numerics: state.numerics)
         }
-        for (index, layer) in model.layers.enumerated() {
+        var blocks = model.layers.count
+        if case .sumOfLayer(_, let count) = output { blocks = count }
+        for (index, layer) in model.layers.enumerated().prefix(blocks) {
             layer.forward(layer: index, count: n, start: start, model: model, state: state)
         }
         position += n
         let width = c.embeddingLength
+        if case .sumOfLayer(let sums, _) = output {
+            for r in 0..<n {
+                let row = hidden + r * width
+                var squares = 0.0
+                for i in 0..<width { squares += Double(row[i]) * Double(row[i]) }
+                let scale = 1 / (squares / Double(width) + Double(c.rmsEpsilon)).squareRoot()
+                for i in 0..<width { sums[i] += Double(row[i]) * scale }
+            }
+            return
+        }
         let rows: Range<Int>
         switch output {
         case .logits(_, let range) where !range.isEmpty: rows = range
@@ -193,7 +227,7 @@ public final class Session {
                 let row = normed + r * width
                 for i in 0..<width { sums[i] += Double(row[i]) }
             }
-        case .none:
+        case .sumOfLayer, .none:
             break
         }
     }

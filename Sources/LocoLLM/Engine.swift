@@ -155,9 +155,9 @@ public final class Engine: Sendable {
     /// The embedding of `text` (tokenized as ``prompt(raw:)``): the mean of the final hidden states
     /// over its tokens, `model.configuration.embeddingLength` values, scaled to unit length when
     /// `normalized` (see `Session.embedding(tokens:normalized:)`). What a router compares.
-    public func embedding(of text: String, normalized: Bool = false) throws -> [Float] {
+    public func embedding(of text: String, normalized: Bool = false, layers: Int? = nil) throws -> [Float] {
         let ids = prompt(raw: text)
-        return try makeSession(contextLength: max(ids.count, 1)).embedding(tokens: ids, normalized: normalized)
+        return try makeSession(contextLength: max(ids.count, 1)).embedding(tokens: ids, normalized: normalized, layers: layers)
     }
 }
 

@@ -7,7 +7,7 @@ import LocoLLM
 /// adapter, 1 when left out), shared by the commands that run a model.
 struct AdapterArguments: ParsableArguments {
     @Option(name: .customLong("adapter"), parsing: .singleValue,
-            help: "A LoRA adapter to apply unmerged: a GGUF LoRA file, a PEFT folder, or a name in the adapter registry (repeatable); 'auto': the router picks one of the registry's adapters (or none) for the prompt.")
+            help: "A LoRA adapter to apply unmerged: a GGUF LoRA file, a PEFT folder, or a name in the adapter registry (repeatable). With run and chat, 'auto': the router picks one of the registry's adapters (or none) for each prompt.")
     var paths: [String] = []
 
     @Option(name: .customLong("adapter-scale"), parsing: .singleValue,
@@ -25,6 +25,11 @@ struct AdapterArguments: ParsableArguments {
     static let auto = "auto"
 
     var isAuto: Bool { paths == [Self.auto] }
+
+    /// For the commands that measure or compare a fixed set of adapters.
+    func refuseAuto(_ command: String) throws {
+        if isAuto { throw ValidationError("--adapter auto routes run, chat and ask; \(command) needs the adapters named") }
+    }
 
     /// Each adapter's name or path with its scale, for `Engine.adapters(_:)`.
     var specs: [(String, Float)] {

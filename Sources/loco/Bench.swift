@@ -39,6 +39,10 @@ struct Bench: ParsableCommand {
         """)
     var switchAdapters = false
 
+    func validate() throws {
+        try adapters.refuseAuto("bench")
+    }
+
     func run() throws {
         do {
             var configuration = SpeedProbe.Configuration()

@@ -46,6 +46,7 @@ struct EvalCommand: ParsableCommand {
         var show = 0
 
         func validate() throws {
+            try adapters.refuseAuto("eval")
             guard count >= 1 else { throw ValidationError("--count must be at least 1") }
             guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         }

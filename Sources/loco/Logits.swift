@@ -55,6 +55,7 @@ struct LogitsCommand: ParsableCommand {
     }
 
     func validate() throws {
+        try adapters.refuseAuto("logits")
         guard (tokens == nil) != (prompt == nil) else { throw ValidationError("give exactly one of --tokens and --prompt") }
         guard KVCache.Precision(rawValue: kvCache) != nil else { throw ValidationError("--kv-cache must be f32 or f16") }
         guard numericsMode != nil else { throw ValidationError("--numerics must be fast or llama-cpp") }

@@ -30,6 +30,9 @@ struct Route: ParsableCommand {
         @Option(help: "Below this confidence the embedding router answers with the base model.")
         var threshold: Double = 0.5
 
+        @Option(help: "The embedding methods pool the hidden states after this many blocks (default: two thirds of the model's; its block count: the final states).")
+        var layer: Int?
+
         @Option(help: ArgumentHelp("hybrid: the log-probability one keyword hit adds.", visibility: .hidden))
         var keywordWeight: Double = HybridRouter.defaultWeight
 
@@ -41,6 +44,7 @@ struct Route: ParsableCommand {
         func validate() throws {
             guard routingMethod != nil else { throw ValidationError("--method must be keyword, centroid, logistic, embedding or hybrid") }
             guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
+            if let layer, layer < 1 { throw ValidationError("--layer must be at least 1") }
             guard routes == nil || router == nil else { throw ValidationError("give at most one of --routes and --router") }
         }
 
@@ -51,7 +55,8 @@ struct Route: ParsableCommand {
             if let router, let engine { return try FittedRouter(contentsOf: router, engine: engine) }
             var table = try routes.map { try Routes(contentsOf: $0) } ?? Routes(registry: AdapterRegistry(folder: registry))
             if let fitData { table = try table.adding(LabelledQuery.read(jsonl: FileSystem.read(fitData, limit: 256 << 20), source: fitData)) }
-            return try FittedRouter(table, method: routingMethod!, engine: engine, threshold: threshold, keywordWeight: keywordWeight)
+            return try FittedRouter(table, method: routingMethod!, engine: engine, threshold: threshold, keywordWeight: keywordWeight,
+                                    layers: layer)
         }
     }
 

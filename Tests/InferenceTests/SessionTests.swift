@@ -102,6 +102,27 @@ import Tensor
         #expect(Self.maxDifference(projected, meanRow) <= 1e-5 * max(1, meanRow.map(abs).max()!))
     }
 
+    /// After every block, the layer embedding is the final one without the output norm's
+    /// weights (the router's features stop earlier; the same code path pools them); a depth the
+    /// model does not have is refused.
+    @Test func embeddingAfterABlockIsTheRMSScaledMeanOfItsStates() throws {
+        try withModel { model in
+            let blocks = model.layers.count
+            let final = try model.makeSession().embedding(tokens: Self.tokens)
+            let last = try model.makeSession().embedding(tokens: Self.tokens, layers: blocks)
+            let weighted = zip(last, model.outputNorm).map { $0 * $1 }
+            #expect(Self.maxDifference(weighted, final) <= 1e-5 * max(1, final.map(abs).max()!))
+            let early = try model.makeSession().embedding(tokens: Self.tokens, normalized: true, layers: 1)
+            #expect(early.count == final.count && Self.maxDifference(early, last) > 1e-3)
+            #expect(abs(early.reduce(0.0) { $0 + Double($1) * Double($1) } - 1) <= 1e-6)
+            for bad in [0, blocks + 1] {
+                #expect(throws: ModelError(.inconsistent("an embedding after \(bad) blocks: the model has \(blocks)"))) {
+                    try model.makeSession().embedding(tokens: Self.tokens, layers: bad)
+                }
+            }
+        }
+    }
+
     @Test func embeddingIgnoresEarlierPositionsAndBatchSplits() throws {
         try withModel { model in
             let whole = try model.makeSession(numerics: .llamaCpp).embedding(tokens: Self.tokens)
