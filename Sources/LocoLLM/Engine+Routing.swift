@@ -100,6 +100,9 @@ public struct FittedRouter: Sendable {
         self.embedder = embedder
     }
 
+    /// The routes' names (adapters), in the router's order.
+    public var routeNames: [String] { embedding?.routes ?? keywords?.routes.map(\.name) ?? [] }
+
     public func route(_ query: String) throws -> RouteDecision {
         if let keywords, let embedding {
             return try HybridRouter(embedding: embedding, keywords: keywords, weight: keywordWeight).route(query, embedder: embedder!)
@@ -193,8 +196,15 @@ public final class RoutedChat: Sendable {
     /// The sticky decision, and the route the session's adapter is set to (nil: the bare base).
     private let state = Mutex<(kept: RouteDecision?, active: String?)>((nil, nil))
 
+    ///
+    /// - Throws: `RegistryError.notFound` when a route names neither an entry of the engine's
+    ///   registry nor an adapter path, before any question is asked.
     public init(engine: Engine, router: FittedRouter, policy: RoutingPolicy = .sticky, systemMessage: String? = nil,
                 options: GenerationOptions = GenerationOptions()) throws {
+        let entries = Set(engine.registry.names())
+        for name in router.routeNames where !entries.contains(name) && !FileSystem.exists(name) {
+            throw RegistryError(.notFound(name), path: engine.registry.folder)
+        }
         chat = try ChatSession(engine: engine, systemMessage: systemMessage, options: options)
         self.router = router
         self.policy = policy

@@ -68,6 +68,12 @@ import Testing
         let refused = try run(Self.releaseLoco, ["route", "hello", "--router", router])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("fitted on embeddings"), "\(refused.stderr)")
+
+        // Asking through routes whose adapters the registry lacks fails before any answer.
+        let unknown = try run(Self.releaseLoco, ["ask", "What is 15% of 240?", "--routes", routes, "--method", "keyword"],
+                              environment: ["LOCO_ADAPTERS": dir + "/empty-registry"])
+        #expect(unknown.status == 1 && unknown.stdout.isEmpty, "\(unknown.stdoutText)")
+        #expect(unknown.stderr.contains("no adapter named 'analysis'"), "\(unknown.stderr)")
     }
 
     /// `loco ask` over a registry of two adapters trained here by `loco train` (a few steps on

@@ -12,9 +12,14 @@ import Testing
             #expect(!Peers.required, "the default model is required (LOCO_REQUIRE_PEERS=1)")
             return
         }
-        let engine = try Engine(model: model)
+        // Routes name adapters the registry must have: entries are folders (deciding reads no file).
+        let registry = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: registry) }
+        let engine = try Engine(model: model, registry: AdapterRegistry(folder: registry))
         let routes = try Routes(routes: [.init(name: "math", keywords: ["sum"]), .init(name: "code", keywords: ["python"])])
         let router = try FittedRouter(routes, method: .keyword, engine: nil)
+        #expect(throws: RegistryError(.notFound("code"), path: registry)) { try RoutedChat(engine: engine, router: router) }
+        for name in ["math", "code"] { try FileManager.default.createDirectory(atPath: registry + "/" + name, withIntermediateDirectories: true) }
 
         let sticky = try RoutedChat(engine: engine, router: router)
         #expect(sticky.policy == .sticky)
