@@ -7,7 +7,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Score a model (with or without adapters) on an evaluation set.",
-        subcommands: [Math.self]
+        subcommands: [Math.self, PerplexityCommand.self, Divergence.self]
     )
 
     struct Math: ParsableCommand {
@@ -85,6 +85,119 @@ struct EvalCommand: ParsableCommand {
                 }
             } catch let error as ValidationError {
                 throw fail(error.message)
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+
+    /// Options of the quantization-quality measures.
+    struct TextOptions: ParsableArguments {
+        @Option(help: "The GGUF model, or a name in the model store. Default: the default model.")
+        var model: String?
+
+        @Option(help: "The text file to score (UTF-8).")
+        var text: String
+
+        @Option(help: "Tokens per chunk; the second half of each is scored (llama-perplexity's -c).")
+        var ctx = 512
+
+        @Option(help: "Compute threads (default: all cores).")
+        var threads: Int?
+
+        @Option(help: "fast, or llama-cpp (llama.cpp's float order: slower, for comparing with llama.cpp).")
+        var numerics: String = "fast"
+
+        @Flag(help: "Print one JSON object.")
+        var json = false
+
+        var numericsMode: Numerics { numerics == "llama-cpp" ? .llamaCpp : .fast }
+
+        func validate() throws {
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+            guard ["fast", "llama-cpp"].contains(numerics) else { throw ValidationError("--numerics must be fast or llama-cpp") }
+        }
+
+        func load(_ name: String?) throws -> (model: Model, tokenizer: Tokenizer) {
+            let model = try Model(contentsOf: try ModelStore().resolve(name))
+            return (model, try Tokenizer(gguf: model.file))
+        }
+
+        var pool: ComputePool { ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) }
+
+        func readText() throws -> String {
+            let bytes = try FileSystem.read(text, limit: 1 << 30)
+            guard let string = String(validating: bytes, as: UTF8.self) else {
+                throw Perplexity.Failure("\(text) is not UTF-8 text")
+            }
+            return string
+        }
+
+        func progress(_ done: Int, _ total: Int) {
+            FileHandle.standardError.write(Data("\rchunk \(done)/\(total)\(done == total ? "\n" : "")".utf8))
+        }
+    }
+
+    struct PerplexityCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "perplexity",
+            abstract: "Perplexity over a text file, measured as llama.cpp's llama-perplexity measures it.",
+            discussion: """
+                The text is tokenized with BOS (when the model adds one) and cut into chunks of --ctx tokens; \
+                each chunk starts with BOS from an empty cache, and the second half of each is scored. \
+                At least 2 x ctx tokens are needed.
+                """)
+
+        @OptionGroup var options: TextOptions
+
+        func run() throws {
+            do {
+                let (model, tokenizer) = try options.load(options.model)
+                let result = try Perplexity.measure(model: model, tokenizer: tokenizer, text: options.readText(), context: options.ctx,
+                                                    pool: options.pool, numerics: options.numericsMode,
+                                                    progress: options.progress)
+                if options.json {
+                    print(try encodeJSON(result))
+                } else {
+                    print("perplexity \(ByteFormat.fixed(result.perplexity, 4)) +/- \(ByteFormat.fixed(result.perplexityError, 4)) "
+                          + "over \(result.tokensScored) tokens (\(result.chunks) chunks of \(result.context))")
+                }
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+
+    struct Divergence: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "kld",
+            abstract: "KL divergence of a model's next-token distributions from a reference model's, as llama-perplexity --kl-divergence reports it.",
+            discussion: """
+                Both models score the same chunks (see `loco eval perplexity`); at every scored position the \
+                reference's distribution P and the model's Q give KL(P || Q). Reported: mean, median, 99th \
+                percentile and maximum KLD, top-1 agreement, both perplexities and their ratio.
+                """)
+
+        @OptionGroup var options: TextOptions
+
+        @Option(help: "The reference model (e.g. the F16 or Q8_0 of the same model).")
+        var reference: String
+
+        func run() throws {
+            do {
+                let (model, tokenizer) = try options.load(options.model)
+                let (reference, _) = try options.load(self.reference)
+                let result = try Perplexity.divergence(model: model, reference: reference, tokenizer: tokenizer, text: options.readText(),
+                                                       context: options.ctx, pool: options.pool, numerics: options.numericsMode,
+                                                    progress: options.progress)
+                if options.json {
+                    print(try encodeJSON(result))
+                } else {
+                    print("mean KLD \(ByteFormat.fixed(result.meanKLD, 6)), 99th percentile \(ByteFormat.fixed(result.kld99, 6)), "
+                          + "top-1 agreement \(ByteFormat.fixed(100 * result.top1Agreement, 2))%")
+                    print("perplexity \(ByteFormat.fixed(result.perplexity, 4)) vs reference \(ByteFormat.fixed(result.referencePerplexity, 4)) "
+                          + "(ratio \(ByteFormat.fixed(result.perplexityRatio, 4))) over \(result.tokensScored) tokens")
+                }
             } catch {
                 throw fail(error)
             }
