@@ -6,6 +6,12 @@
         {"perplexity", "tokens_scored", "chunks", "text_tokens"}
     python3 scripts/perplexity_peer.py kld MODEL REFERENCE TEXT --ctx N
         {"mean_kld", "top1_agreement", "perplexity", "reference_perplexity", "tokens_scored"}
+    python3 scripts/perplexity_peer.py choices MODEL SUITE.jsonl
+        [{"id", "loglikelihoods"}] for the suite's multiple_choice items, as lm-evaluation-harness
+        computes them: the continuation is " " + choice (no space when the prompt ends in
+        whitespace or the choice starts with it); its tokens are those of prompt + continuation
+        after the prompt's own (else the continuation tokenized alone); the sum of their
+        log-probabilities from llama.cpp's logits of the whole sequence.
 
 The method follows llama.cpp's tools/perplexity/perplexity.cpp: the text is tokenized with the
 model's special tokens (BOS when the vocabulary adds one), cut into floor(tokens / ctx) chunks
@@ -88,6 +94,31 @@ def kld(model, reference, text, ctx):
             "reference_perplexity": float(np.exp(np.mean(nll_p))), "tokens_scored": len(klds)}
 
 
+def choices(model, suite):
+    llm = open_model(model, 512)
+    out = []
+    for line in open(suite, encoding="utf-8"):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if item.get("type") != "multiple_choice":
+            continue
+        context = item["prompt"]
+        context_tokens = llm.tokenize(context.encode("utf-8"), add_bos=True, special=False)
+        scores = []
+        for choice in item["choices"]:
+            continuation = choice if context[-1:].isspace() or choice[:1].isspace() else " " + choice
+            whole = llm.tokenize((context + continuation).encode("utf-8"), add_bos=True, special=False)
+            if len(whole) <= len(context_tokens) or whole[:len(context_tokens)] != context_tokens:
+                whole = context_tokens + llm.tokenize(continuation.encode("utf-8"), add_bos=False, special=False)
+            llm.reset()
+            llm.eval(whole)
+            rows = log_softmax(np.array(llm.scores[:len(whole)], dtype=np.float64))
+            scores.append(float(sum(rows[i - 1, whole[i]] for i in range(len(context_tokens), len(whole)))))
+        out.append({"id": str(item["id"]), "loglikelihoods": scores})
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,7 +131,13 @@ def main():
     p.add_argument("reference")
     p.add_argument("text")
     p.add_argument("--ctx", type=int, required=True)
+    p = sub.add_parser("choices")
+    p.add_argument("model")
+    p.add_argument("suite")
     args = parser.parse_args()
+    if args.command == "choices":
+        print(json.dumps(choices(args.model, args.suite)))
+        return
     text = open(args.text, encoding="utf-8").read()
     if args.command == "perplexity":
         print(json.dumps(perplexity(args.model, text, args.ctx)))

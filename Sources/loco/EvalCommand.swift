@@ -7,7 +7,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Score a model (with or without adapters) on an evaluation set.",
-        subcommands: [Math.self, PerplexityCommand.self, Divergence.self]
+        subcommands: [SuiteCommand.self, Math.self, PerplexityCommand.self, Divergence.self]
     )
 
     struct Math: ParsableCommand {
@@ -201,6 +201,104 @@ struct EvalCommand: ParsableCommand {
             } catch {
                 throw fail(error)
             }
+        }
+    }
+
+    struct SuiteCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Score a model (base, with an adapter, or routed) on a suite: JSONL items of type numeric, exact, contains, multiple_choice or code.",
+            discussion: """
+                Generation items are answered greedily through the chat template (code items continue their \
+                prompt raw, with HumanEval's stops, and their tests run without network in a child process); \
+                multiple-choice items are scored by log-likelihood without generating. With --out DIR each \
+                item is appended to DIR/items.jsonl as it is scored: the same command continues a killed \
+                run, and DIR/results.json and DIR/report.md are written at the end. See Documentation/Evaluation.md.
+                """)
+
+        @Option(help: "The suite (JSONL).")
+        var suite: String
+
+        @Option(help: "The GGUF model, or a name in the model store. Default: the default model.")
+        var model: String?
+
+        @OptionGroup var adapters: AdapterArguments
+
+        @Option(help: "A folder for the run's journal, results.json and report.md (a run there continues).")
+        var out: String?
+
+        @Option(help: "Tokens to generate at most per item.")
+        var maxTokens = 256
+
+        @Option(help: "Compute threads (default: all cores).")
+        var threads: Int?
+
+        @Option(help: "fast, or llama-cpp (llama.cpp's float order; multiple choice then runs each whole sequence as llama.cpp does).")
+        var numerics: String = "fast"
+
+        @Flag(help: "Print {\"score\", \"items\": [{\"id\", \"prediction\", \"correct\", ...}], ...} instead of the summary.")
+        var json = false
+
+        func validate() throws {
+            guard ["fast", "llama-cpp"].contains(numerics) else { throw ValidationError("--numerics must be fast or llama-cpp") }
+            guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        }
+
+        func run() throws {
+            do {
+                let suite = try EvaluationSuite(contentsOf: self.suite)
+                let engine = try Engine(model: model, threads: threads, contextLength: 4096)
+                var runner = SuiteRun(model: engine.model, tokenizer: engine.tokenizer, template: try? engine.chatTemplate())
+                runner.maxTokens = maxTokens
+                runner.contextLength = 4096
+                runner.numerics = numerics == "llama-cpp" ? .llamaCpp : .fast
+                let setting: String?
+                if adapters.isAuto {
+                    let router = try automaticRouter(engine: engine)
+                    runner.adapterFor = { item in
+                        let decision = try router.route(Self.question(item))
+                        return (decision.route, try decision.route.map { try engine.adapters([($0, 1)]) } ?? nil)
+                    }
+                    setting = AdapterArguments.auto
+                } else {
+                    let fixed = try engine.adapters(adapters.specs)
+                    setting = adapters.paths.isEmpty ? nil : adapters.paths.joined(separator: ",")
+                    runner.adapterFor = { _ in (setting, fixed) }
+                }
+                let identity = SuiteRun.Identity(suiteSHA256: suite.sha256, model: engine.modelPath, adapter: setting, maxTokens: maxTokens,
+                                                  numerics: numerics)
+                let report = try runner.run(suite, identity: identity, folder: out) { done, total in
+                    FileHandle.standardError.write(Data("\r\(Self.bar(done, total)) \(done)/\(total)\(done == total ? "\n" : "")".utf8))
+                }
+                if json {
+                    print(try report.jsonText())
+                } else {
+                    print("\(report.suite): \(ByteFormat.fixed(100 * report.score, 1))% (\(report.correct)/\(report.total))"
+                          + (report.multipleChoiceAccuracy.map { ", multiple choice acc \(ByteFormat.fixed(100 * $0, 1))%" } ?? "")
+                          + (report.multipleChoiceAccuracyNormalized.map { " acc_norm \(ByteFormat.fixed(100 * $0, 1))%" } ?? ""))
+                    for (type, score) in report.scoreByType.sorted(by: { $0.key < $1.key }) {
+                        print("  \(type): \(ByteFormat.fixed(100 * score, 1))%")
+                    }
+                    print("\(report.scoredNow) items scored in \(ByteFormat.fixed(report.seconds, 1)) s "
+                          + "(\(ByteFormat.fixed(report.itemsPerSecond, 2)) items/s)" + (out.map { "; results in \($0)" } ?? ""))
+                }
+            } catch {
+                throw fail(error)
+            }
+        }
+
+        /// The text a router reads for an item: its prompt, or its conversation's last user turn.
+        static func question(_ item: SuiteItem) -> String {
+            switch item.prompt {
+            case .text(let text): return text
+            case .messages(let messages): return messages.last { $0.role == .user }?.content ?? messages.last!.content
+            }
+        }
+
+        static func bar(_ done: Int, _ total: Int) -> String {
+            let width = 30, filled = total > 0 ? width * done / total : width
+            return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
         }
     }
 }

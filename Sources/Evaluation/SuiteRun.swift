@@ -1,0 +1,420 @@
+import Foundation
+import Inference
+import Tensor
+import LocoSupport
+import Tokenization
+
+/// One scored item.
+public struct ItemResult: Sendable, Equatable, Encodable {
+    /// What the model answered: the chosen index for multiple choice, else the reply's text.
+    public enum Prediction: Sendable, Equatable, Encodable {
+        case choice(Int)
+        case text(String)
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .choice(let index): try container.encode(index)
+            case .text(let text): try container.encode(text)
+            }
+        }
+    }
+
+    public var id: String
+    public var type: SuiteItem.Kind
+    public var prediction: Prediction
+    public var correct: Bool
+    /// The adapter that answered (nil: the base model).
+    public var adapter: String?
+    /// multiple_choice: each choice's log-likelihood, and whether the length-normalized choice
+    /// (`acc_norm`) is right.
+    public var loglikelihoods: [Double]?
+    public var correctNormalized: Bool?
+    /// numeric: the number found in the reply; code: why the tests failed.
+    public var extracted: Double?
+    public var detail: String?
+    public var generatedTokens: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, type, prediction, correct, adapter, loglikelihoods, extracted, detail
+        case correctNormalized = "correct_norm"
+        case generatedTokens = "generated_tokens"
+    }
+
+    /// Reads back a line of the run journal (what ``SuiteRun`` appends).
+    init(json object: JSONObject) throws {
+        func bad() -> EvaluationDataError { EvaluationDataError(path: nil, line: nil, message: "a damaged line in the run journal") }
+        guard let id = object["id"]?.string, let typeName = object["type"]?.string, let type = SuiteItem.Kind(rawValue: typeName),
+              case .bool(let correct)? = object["correct"] else { throw bad() }
+        self.id = id
+        self.type = type
+        self.correct = correct
+        switch object["prediction"] {
+        case .number(let text)?: prediction = .choice(Int(text) ?? -1)
+        case .string(let text)?: prediction = .text(text)
+        default: throw bad()
+        }
+        adapter = object["adapter"]?.string
+        if case .array(let list)? = object["loglikelihoods"] {
+            loglikelihoods = list.compactMap { if case .number(let t) = $0 { Double(t) } else { nil } }
+        }
+        if case .bool(let value)? = object["correct_norm"] { correctNormalized = value }
+        if case .number(let text)? = object["extracted"] { extracted = Double(text) }
+        detail = object["detail"]?.string
+        if case .number(let text)? = object["generated_tokens"] { generatedTokens = Int(text) ?? 0 } else { generatedTokens = 0 }
+    }
+
+    public init(id: String, type: SuiteItem.Kind, prediction: Prediction, correct: Bool, adapter: String? = nil,
+                loglikelihoods: [Double]? = nil, correctNormalized: Bool? = nil, extracted: Double? = nil, detail: String? = nil,
+                generatedTokens: Int = 0) {
+        self.id = id
+        self.type = type
+        self.prediction = prediction
+        self.correct = correct
+        self.adapter = adapter
+        self.loglikelihoods = loglikelihoods
+        self.correctNormalized = correctNormalized
+        self.extracted = extracted
+        self.detail = detail
+        self.generatedTokens = generatedTokens
+    }
+}
+
+/// A suite's results: the score and every item, as `loco eval run --json` prints them.
+public struct SuiteReport: Sendable, Encodable {
+    public var suite: String
+    public var suiteSHA256: String
+    public var model: String
+    /// The adapter setting: nil (base), a name or path, or "auto".
+    public var adapter: String?
+    /// The share of items answered correctly, in [0, 1].
+    public var score: Double
+    /// Multiple-choice items only: accuracy by raw and by length-normalized log-likelihood.
+    public var multipleChoiceAccuracy: Double?
+    public var multipleChoiceAccuracyNormalized: Double?
+    public var scoreByType: [String: Double]
+    public var correct: Int
+    public var total: Int
+    /// Items scored in this process (the rest came from the journal of an earlier run).
+    public var scoredNow: Int
+    public var seconds: Double
+    public var itemsPerSecond: Double
+    public var items: [ItemResult]
+
+    enum CodingKeys: String, CodingKey {
+        case suite, model, adapter, score, correct, total, seconds, items
+        case suiteSHA256 = "suite_sha256"
+        case multipleChoiceAccuracy = "acc"
+        case multipleChoiceAccuracyNormalized = "acc_norm"
+        case scoreByType = "score_by_type"
+        case scoredNow = "scored_now"
+        case itemsPerSecond = "items_per_second"
+    }
+
+    public func jsonText() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// A short Markdown report: the score, by type, and the wrong items.
+    public func markdown() -> String {
+        var lines = ["# \(suite): \(String(format: "%.1f", 100 * score))% (\(correct)/\(total))", "",
+                     "- model: `\(model)`", "- adapter: \(adapter.map { "`\($0)`" } ?? "none (base model)")",
+                     "- suite SHA-256: `\(suiteSHA256)`"]
+        if let acc = multipleChoiceAccuracy, let norm = multipleChoiceAccuracyNormalized {
+            lines.append(String(format: "- multiple choice: acc %.1f%%, acc_norm %.1f%%", 100 * acc, 100 * norm))
+        }
+        for (type, value) in scoreByType.sorted(by: { $0.key < $1.key }) {
+            lines.append(String(format: "- %@: %.1f%%", type, 100 * value))
+        }
+        let wrong = items.filter { !$0.correct }
+        if !wrong.isEmpty {
+            lines += ["", "## Wrong (\(wrong.count))", "", "| id | type | prediction |", "|---|---|---|"]
+            for item in wrong.prefix(200) {
+                let shown: String
+                switch item.prediction {
+                case .choice(let index): shown = "choice \(index)"
+                case .text(let text): shown = String(text.prefix(120)).replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "|", with: "\\|")
+                }
+                lines.append("| \(item.id) | \(item.type.rawValue) | \(shown) |")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Scores a suite with one model: generation items greedily through the chat template (code
+/// items continue their prompt raw), multiple-choice items by log-likelihood without
+/// generating, one item after another, each from an empty cache (so an item's result does not
+/// depend on the items before it).
+///
+/// With an output folder the run is resumable: each scored item is appended to
+/// `items.jsonl` as one line before the next starts; a run started again on the same folder
+/// (same suite, model and adapter setting, as `run.json` records) skips the items already
+/// there, so a killed run continues where it stopped and ends with the same results.
+public struct SuiteRun {
+    public let model: Model
+    public let tokenizer: Tokenizer
+    /// The chat template for generation items; nil writes prompts raw.
+    public let template: ChatTemplate?
+    public var maxTokens = 256
+    public var contextLength = 2048
+    public var codeRunner = CodeRunner()
+    /// The adapter of each item: its name (nil for the base) and deltas.
+    public var adapterFor: (SuiteItem) throws -> (name: String?, adapters: AdapterSet?) = { _ in (nil, nil) }
+    public var numerics: Numerics = .fast
+
+    /// HumanEval's stop sequences for code completions.
+    public static let codeStops = ["\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("]
+
+    public init(model: Model, tokenizer: Tokenizer, template: ChatTemplate?) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.template = template
+    }
+
+    /// Identifies a run for resuming: what must match for a journal to be reused.
+    public struct Identity: Sendable, Equatable {
+        public var suiteSHA256: String
+        public var model: String
+        public var adapter: String?
+        public var maxTokens: Int
+        public var numerics: String
+
+        public init(suiteSHA256: String, model: String, adapter: String?, maxTokens: Int, numerics: String = "fast") {
+            self.suiteSHA256 = suiteSHA256
+            self.model = model
+            self.adapter = adapter
+            self.maxTokens = maxTokens
+            self.numerics = numerics
+        }
+
+        var json: String {
+            JSONWriter.encode(.object(JSONObject([("suite_sha256", .string(suiteSHA256)), ("model", .string(model)),
+                                                  ("adapter", adapter.map { .string($0) } ?? .null),
+                                                  ("max_tokens", .number(String(maxTokens))), ("numerics", .string(numerics))])),
+                              pretty: false)
+        }
+    }
+
+    /// Scores every item of `suite` (those not in `folder`'s journal already), calling
+    /// `progress(done, total)` after each.
+    public func run(_ suite: EvaluationSuite, identity: Identity, folder: String? = nil,
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> SuiteReport {
+        var done: [String: ItemResult] = [:]
+        var journal: Journal?
+        if let folder {
+            let opened = try Journal(folder: folder, identity: identity)
+            done = opened.results
+            journal = opened
+        }
+        let session = model.makeSession(contextLength: contextLength, numerics: numerics)
+        let generator = Generator(session: session, tokenizer: tokenizer)
+        var currentAdapter: String?? = .none
+        let start = ContinuousClock.now
+        var scoredNow = 0
+        progress(done.count, suite.items.count)
+        for item in suite.items where done[item.id] == nil {
+            let (name, adapters) = try adapterFor(item)
+            if currentAdapter != .some(name) {
+                // Cached positions were computed with the previous adapter.
+                session.adapters = adapters
+                generator.reset()
+                currentAdapter = .some(name)
+            }
+            var result = try score(item, session: session, generator: generator)
+            result.adapter = name
+            try journal?.append(result)
+            done[item.id] = result
+            scoredNow += 1
+            progress(done.count, suite.items.count)
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let items = suite.items.map { done[$0.id]! }
+        let report = Self.report(suite: suite, identity: identity, items: items, scoredNow: scoredNow, seconds: seconds)
+        if let folder {
+            try AtomicFile.write(Array(try report.jsonText().utf8) + [0x0A], to: folder + "/results.json")
+            try AtomicFile.write(Array(report.markdown().utf8), to: folder + "/report.md")
+        }
+        return report
+    }
+
+    static func report(suite: EvaluationSuite, identity: Identity, items: [ItemResult], scoredNow: Int, seconds: Double) -> SuiteReport {
+        let correct = items.filter(\.correct).count
+        var byType: [String: Double] = [:]
+        for kind in SuiteItem.Kind.allCases {
+            let some = items.filter { $0.type == kind }
+            if !some.isEmpty { byType[kind.rawValue] = Double(some.filter(\.correct).count) / Double(some.count) }
+        }
+        let choices = items.filter { $0.type == .multipleChoice }
+        return SuiteReport(
+            suite: suite.name, suiteSHA256: suite.sha256, model: identity.model, adapter: identity.adapter,
+            score: items.isEmpty ? 0 : Double(correct) / Double(items.count),
+            multipleChoiceAccuracy: choices.isEmpty ? nil : Double(choices.filter(\.correct).count) / Double(choices.count),
+            multipleChoiceAccuracyNormalized: choices.isEmpty ? nil : Double(choices.filter { $0.correctNormalized == true }.count) / Double(choices.count),
+            scoreByType: byType, correct: correct, total: items.count, scoredNow: scoredNow, seconds: seconds,
+            itemsPerSecond: seconds > 0 ? Double(scoredNow) / seconds : 0, items: items)
+    }
+
+    // MARK: Scoring one item
+
+    func score(_ item: SuiteItem, session: Session, generator: Generator) throws -> ItemResult {
+        switch item.kind {
+        case .multipleChoice:
+            guard case .text(let context) = item.prompt else { preconditionFailure("checked when the suite was read") }
+            let scores = try choiceLoglikelihoods(context: context, choices: item.choices, session: session)
+            generator.reset()  // the session's cache now holds the last choice
+            let best = scores.indices.max { scores[$0].total < scores[$1].total }!
+            let bestNormalized = scores.indices.max { scores[$0].total / Double(scores[$0].bytes) < scores[$1].total / Double(scores[$1].bytes) }!
+            return ItemResult(id: item.id, type: item.kind, prediction: .choice(best), correct: best == item.correctChoice,
+                              loglikelihoods: scores.map(\.total), correctNormalized: bestNormalized == item.correctChoice)
+        case .code:
+            guard case .text(let prompt) = item.prompt else { preconditionFailure("checked when the suite was read") }
+            let (completion, tokens) = try generate(tokenizer.encode(prompt, addSpecial: true), stops: Self.codeStops, generator: generator)
+            let outcome = try codeRunner.run(CodeRunner.program(prompt: prompt, completion: completion, tests: item.tests!,
+                                                                entryPoint: item.entryPoint!))
+            return ItemResult(id: item.id, type: item.kind, prediction: .text(completion), correct: outcome.passed,
+                              detail: outcome.passed ? nil : outcome.detail, generatedTokens: tokens)
+        case .numeric, .exact, .contains:
+            let (reply, tokens) = try generate(try promptTokens(item.prompt), stops: [], generator: generator)
+            switch item.kind {
+            case .numeric:
+                let number = AnswerExtraction.number(in: reply)
+                return ItemResult(id: item.id, type: item.kind, prediction: .text(reply),
+                                  correct: AnswerExtraction.matches(number, item.number!, tolerance: item.tolerance), extracted: number,
+                                  generatedTokens: tokens)
+            case .exact:
+                return ItemResult(id: item.id, type: item.kind, prediction: .text(reply), correct: TextNormalization.exactMatch(reply, item.answers),
+                                  generatedTokens: tokens)
+            default:
+                return ItemResult(id: item.id, type: item.kind, prediction: .text(reply),
+                                  correct: TextNormalization.containsMatch(reply, item.answers), generatedTokens: tokens)
+            }
+        }
+    }
+
+    func promptTokens(_ prompt: SuiteItem.Prompt) throws -> [Int32] {
+        let messages: [ChatMessage]
+        switch prompt {
+        case .text(let text): messages = [.user(text)]
+        case .messages(let list): messages = list
+        }
+        guard let template else {
+            return tokenizer.encode(messages.map(\.content).joined(separator: "\n"), addSpecial: true)
+        }
+        return try tokenizer.encode(messages: messages, template: template)
+    }
+
+    func generate(_ prompt: [Int32], stops: [String], generator: Generator) throws -> (String, Int) {
+        // Every item from an empty cache: a prefix kept from the item before would be computed
+        // in other batches, and on a near tie (SmolLM2's first token for "Say only the word
+        // yes." leads by 0.07) that changes the greedy reply, so a resumed run would differ.
+        generator.reset()
+        var text = ""
+        let statistics = try generator.generate(prompt: prompt, options: GenerationOptions(maxTokens: maxTokens, sampler: .greedy,
+                                                                                           stopStrings: stops)) { text += $0 }
+        return (text, statistics.generatedTokens)
+    }
+
+    /// Each choice's log-likelihood as a continuation of `context`, as lm-evaluation-harness
+    /// computes it: the continuation is the choice after one space (unless the context ends in
+    /// whitespace or the choice starts with it); its tokens are those of context + continuation
+    /// after the context's own tokens; the sum of their log-probabilities, and the
+    /// continuation's length in UTF-8 bytes for `acc_norm`.
+    public func choiceLoglikelihoods(context: String, choices: [String], session: Session) throws -> [(total: Double, bytes: Int)] {
+        let contextTokens = tokenizer.encode(context, addSpecial: true)
+        // Fast: the context runs once and each choice continues it from the cache (only its own
+        // rows' logits are computed). In llama.cpp's order each whole sequence runs from an empty
+        // cache, as llama.cpp evaluates it, so the log-likelihoods are llama.cpp's.
+        let whole = session.numerics == .llamaCpp
+        session.reset()
+        let last = whole ? nil : try session.forward(tokens: contextTokens, logits: .last)
+        var out: [(Double, Int)] = []
+        for choice in choices {
+            let continuation = Self.continuation(context: context, choice: choice)
+            var sequence = tokenizer.encode(context + continuation, addSpecial: true)
+            if sequence.count <= contextTokens.count || Array(sequence.prefix(contextTokens.count)) != contextTokens {
+                sequence = contextTokens + tokenizer.encode(continuation, addSpecial: false)
+            }
+            var total = 0.0
+            if let last {
+                let tokens = Array(sequence[contextTokens.count...])
+                session.rewind(to: contextTokens.count)
+                let logits = try session.forward(tokens: tokens, logits: .all)
+                total = Perplexity.logSoftmax(last[0], at: Int(tokens[0]))
+                for i in 1..<tokens.count { total += Perplexity.logSoftmax(logits[i - 1], at: Int(tokens[i])) }
+            } else {
+                session.reset()
+                let logits = try session.forward(tokens: sequence, logits: .all)
+                for i in contextTokens.count..<sequence.count { total += Perplexity.logSoftmax(logits[i - 1], at: Int(sequence[i])) }
+            }
+            out.append((total, continuation.utf8.count))
+        }
+        session.reset()
+        return out
+    }
+
+    static func continuation(context: String, choice: String) -> String {
+        if context.last?.isWhitespace == true || choice.first?.isWhitespace == true { return choice }
+        return " " + choice
+    }
+}
+
+/// The run journal: `run.json` (what the run is) and `items.jsonl` (one line per scored item).
+struct Journal {
+    let folder: String
+    let handle: FileHandle
+    var results: [String: ItemResult] = [:]
+
+    init(folder: String, identity: SuiteRun.Identity) throws {
+        self.folder = folder
+        try FileSystem.makeAll(folder)
+        let header = folder + "/run.json", items = folder + "/items.jsonl"
+        if FileSystem.exists(header) {
+            let recorded = String(decoding: try FileSystem.read(header, limit: 1 << 20), as: UTF8.self)
+            guard recorded.trimmingCharacters(in: .whitespacesAndNewlines) == identity.json else {
+                throw EvaluationDataError(path: folder, line: nil,
+                                          message: "holds a run of another suite, model, adapter, token limit or numerics (\(recorded.trimmingCharacters(in: .whitespacesAndNewlines))); use another --out")
+            }
+        } else {
+            if FileSystem.exists(items) { FileSystem.removeAll(items) }
+            try AtomicFile.write(Array((identity.json + "\n").utf8), to: header)
+        }
+        if FileSystem.exists(items) {
+            var bytes = try FileSystem.read(items, limit: 1 << 30)
+            // A line cut short by a kill is dropped (and cut off the file): its item runs again.
+            if let lastNewline = bytes.lastIndex(of: 0x0A) {
+                if lastNewline != bytes.count - 1 { bytes = Array(bytes[...lastNewline]); truncate(items, off_t(bytes.count)) }
+            } else if !bytes.isEmpty {
+                bytes = []
+                truncate(items, 0)
+            }
+            for line in bytes.split(separator: 0x0A) where !line.isEmpty {
+                guard case .object(let object)? = try? JSONParser.parse(Array(line)) else {
+                    throw EvaluationDataError(path: items, line: nil, message: "a line of the journal is not JSON; remove the folder to start again")
+                }
+                let result = try ItemResult(json: object)
+                results[result.id] = result
+            }
+        } else {
+            FileManager.default.createFile(atPath: items, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: items) else {
+            throw EvaluationDataError(path: items, line: nil, message: "cannot open the journal for appending")
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    /// Appends one line and flushes it to disk before the next item starts.
+    func append(_ result: ItemResult) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var line = try encoder.encode(result)
+        line.append(0x0A)
+        try handle.write(contentsOf: line)
+        try handle.synchronize()
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import LocoLLM
+import LocoTestSupport
+import Testing
+
+/// `loco eval run` on the default model through the release build: multiple-choice choices
+/// against llama.cpp's log-likelihoods (scripts/perplexity_peer.py), and a killed run that
+/// continues to the same results.
+@Suite(.serialized) struct ReleaseSuiteTests {
+    static var releaseLoco: String {
+        ProcessInfo.processInfo.environment["LOCO_RELEASE_LOCO"] ?? Repository.path(".build/release/loco")
+    }
+
+    static var available: Bool {
+        let ready = Peers.defaultModel != nil && FileManager.default.isExecutableFile(atPath: releaseLoco)
+        if !ready {
+            print("skipped: ReleaseSuiteTests need the default model and .build/release/loco")
+            #expect(!Peers.required, "the default model and the release loco are required (LOCO_REQUIRE_PEERS=1)")
+        }
+        return ready
+    }
+
+    /// In llama.cpp's float order each choice's whole sequence runs as llama.cpp runs it: the
+    /// log-likelihoods agree to float64 rounding, so every choice does. (The issue asks for the
+    /// same choice wherever llama.cpp's margin exceeds 0.05 nats; the fast order measured a
+    /// largest difference of 0.53 nats over a sequence and agreed on 21 of 22 such items.)
+    @Test func multipleChoiceFollowsLlamaCppsLogLikelihoods() throws {
+        guard Self.available, let model = Peers.defaultModel else { return }
+        guard Peers.pythonHas("llama_cpp") else {
+            #expect(!Peers.required, "llama-cpp-python is required (LOCO_REQUIRE_PEERS=1)")
+            return
+        }
+        guard Peers.llamaCppOrderIsExact else {
+            print("skipped: llama.cpp's order is not reproduced on the \(Peers.kernelSet) kernels")
+            return
+        }
+        let suite = RandomModels.scratch("mc.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: suite) }
+        let lines = try String(contentsOfFile: Repository.path("Data/eval/general-mc.jsonl"), encoding: .utf8).split(separator: "\n")
+        try (lines.prefix(8).joined(separator: "\n") + "\n").write(toFile: suite, atomically: true, encoding: .utf8)
+
+        let ours = try run(Self.releaseLoco, ["eval", "run", "--suite", suite, "--model", model, "--numerics", "llama-cpp", "--json"])
+        try #require(ours.status == 0, "\(ours.stderr)")
+        let report = try JSONSerialization.jsonObject(with: ours.stdout) as! [String: Any]
+        let items = report["items"] as! [[String: Any]]
+        let peer = try run("python3", [Repository.path("scripts/perplexity_peer.py"), "choices", model, suite])
+        try #require(peer.status == 0, "\(peer.stderr)")
+        let theirs = try JSONSerialization.jsonObject(with: peer.stdout) as! [[String: Any]]
+        try #require(theirs.count == 8 && items.count == 8)
+        var largest = 0.0
+        for (mine, their) in zip(items, theirs) {
+            #expect(mine["id"] as? String == their["id"] as? String)
+            let a = mine["loglikelihoods"] as! [Double], b = their["loglikelihoods"] as! [Double]
+            largest = max(largest, zip(a, b).map { abs($0 - $1) }.max()!)
+            #expect(mine["prediction"] as? Int == b.indices.max { b[$0] < b[$1] })
+        }
+        print("multiple choice, llama-cpp order: largest log-likelihood difference \(largest)")
+        #expect(largest < 1e-6)
+        #expect((report["score"] as! Double) >= 0 && report["acc_norm"] is Double)
+    }
+
+    /// A run killed after its first items continues from its journal and ends with the results
+    /// of a run that was never stopped.
+    @Test func killedRunContinuesToTheSameResults() throws {
+        guard Self.available, let model = Peers.defaultModel else { return }
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let suite = dir + "/suite.jsonl"
+        let questions = ["What is 6 times 7?", "What is 100 minus 58?", "What is 9 plus 10?", "Name the capital of Italy.",
+                         "What is 12 divided by 4?", "What color is grass?", "What is 3 squared?", "Name a primary color."]
+        var text = ""
+        for (i, question) in questions.enumerated() {
+            let numeric = i % 3 != 0 && !question.hasPrefix("Name") && !question.hasPrefix("What color")
+            text += numeric
+                ? "{\"id\": \"q\(i)\", \"prompt\": \"\(question)\", \"type\": \"numeric\", \"answer\": 1}\n"
+                : "{\"id\": \"q\(i)\", \"prompt\": \"\(question)\", \"type\": \"contains\", \"answer\": \"a\"}\n"
+        }
+        try text.write(toFile: suite, atomically: true, encoding: .utf8)
+        let arguments = ["eval", "run", "--suite", suite, "--model", model, "--max-tokens", "24", "--json"]
+        let whole = try run(Self.releaseLoco, arguments + ["--out", dir + "/whole"])
+        try #require(whole.status == 0, "\(whole.stderr)")
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.releaseLoco)
+        process.arguments = arguments + ["--out", dir + "/killed"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let journal = dir + "/killed/items.jsonl"
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let lines = (try? String(contentsOfFile: journal, encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if lines >= 3 { break }
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let kept = (try? String(contentsOfFile: journal, encoding: .utf8))?.split(separator: "\n").count ?? 0
+        #expect(kept >= 3 && kept < questions.count, "killed after \(kept) items")
+
+        let resumed = try run(Self.releaseLoco, arguments + ["--out", dir + "/killed"])
+        try #require(resumed.status == 0, "\(resumed.stderr)")
+        let a = try JSONSerialization.jsonObject(with: whole.stdout) as! [String: Any]
+        let b = try JSONSerialization.jsonObject(with: resumed.stdout) as! [String: Any]
+        #expect(b["scored_now"] as? Int == questions.count - kept)
+        #expect(NSDictionary(dictionary: ["items": a["items"]!]) == NSDictionary(dictionary: ["items": b["items"]!]))
+        #expect(a["score"] as? Double == b["score"] as? Double)
+        #expect(FileManager.default.fileExists(atPath: dir + "/killed/results.json"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/killed/report.md"))
+
+        // Another token limit on the same folder is refused, not mixed in.
+        let other = try run(Self.releaseLoco, ["eval", "run", "--suite", suite, "--model", model, "--max-tokens", "8", "--out", dir + "/killed"])
+        #expect(other.status == 1 && other.stderr.contains("use another --out"), "\(other.stderr)")
+    }
+}
