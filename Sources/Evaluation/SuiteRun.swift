@@ -145,9 +145,13 @@ public struct SuiteReport: Sendable, Encodable {
 }
 
 /// Scores a suite with one model: generation items greedily through the chat template (code
-/// items continue their prompt raw), multiple-choice items by log-likelihood without
-/// generating, one item after another, each from an empty cache (so an item's result does not
-/// depend on the items before it).
+/// items continue their prompt raw), decoded `batchSize` at a time (``BatchGenerator``), each
+/// from an empty cache; multiple-choice items by log-likelihood without generating.
+///
+/// Batches are fixed by suite order, and a row's results do not depend on the other rows of
+/// its pass, so an item's result depends only on the item and on which batch (and position of
+/// the batch in which rows finish) it falls in: the same run gives the same results, and a
+/// resumed run batches as the first did.
 ///
 /// With an output folder the run is resumable: each scored item is appended to
 /// `items.jsonl` as one line before the next starts; a run started again on the same folder
@@ -164,6 +168,8 @@ public struct SuiteRun {
     /// The adapter of each item: its name (nil for the base) and deltas.
     public var adapterFor: (SuiteItem) throws -> (name: String?, adapters: AdapterSet?) = { _ in (nil, nil) }
     public var numerics: Numerics = .fast
+    /// Generation items decoded together (``BatchGenerator``); 1 is one sequence at a time.
+    public var batchSize = 8
 
     /// HumanEval's stop sequences for code completions.
     public static let codeStops = ["\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("]
@@ -181,8 +187,12 @@ public struct SuiteRun {
         public var adapter: String?
         public var maxTokens: Int
         public var numerics: String
+        /// Batches decide which rows share a pass (see ``BatchGenerator``): part of what a
+        /// result depends on.
+        public var batch: Int
 
-        public init(suiteSHA256: String, model: String, adapter: String?, maxTokens: Int, numerics: String = "fast") {
+        public init(suiteSHA256: String, model: String, adapter: String?, maxTokens: Int, numerics: String = "fast", batch: Int = 8) {
+            self.batch = batch
             self.suiteSHA256 = suiteSHA256
             self.model = model
             self.adapter = adapter
@@ -193,7 +203,8 @@ public struct SuiteRun {
         var json: String {
             JSONWriter.encode(.object(JSONObject([("suite_sha256", .string(suiteSHA256)), ("model", .string(model)),
                                                   ("adapter", adapter.map { .string($0) } ?? .null),
-                                                  ("max_tokens", .number(String(maxTokens))), ("numerics", .string(numerics))])),
+                                                  ("max_tokens", .number(String(maxTokens))), ("numerics", .string(numerics)),
+                                                  ("batch", .number(String(batch)))])),
                               pretty: false)
         }
     }
@@ -210,25 +221,42 @@ public struct SuiteRun {
             journal = opened
         }
         let session = model.makeSession(contextLength: contextLength, numerics: numerics)
-        let generator = Generator(session: session, tokenizer: tokenizer)
-        var currentAdapter: String?? = .none
+        let batch = BatchGenerator(model: model, tokenizer: tokenizer, contextLength: contextLength, numerics: numerics)
         let start = ContinuousClock.now
         var scoredNow = 0
         progress(done.count, suite.items.count)
-        for item in suite.items where done[item.id] == nil {
-            let (name, adapters) = try adapterFor(item)
-            if currentAdapter != .some(name) {
-                // Cached positions were computed with the previous adapter.
-                session.adapters = adapters
-                generator.reset()
-                currentAdapter = .some(name)
-            }
-            var result = try score(item, session: session, generator: generator)
-            result.adapter = name
-            try journal?.append(result)
-            done[item.id] = result
-            scoredNow += 1
+        func record(_ results: [ItemResult]) throws {
+            try journal?.append(results)
+            for result in results { done[result.id] = result }
+            scoredNow += results.count
             progress(done.count, suite.items.count)
+        }
+        // Multiple choice one item at a time (no generation).
+        for item in suite.items where item.kind == .multipleChoice && done[item.id] == nil {
+            let (name, adapters) = try adapterFor(item)
+            session.adapters = adapters
+            var result = try scoreChoice(item, session: session)
+            result.adapter = name
+            try record([result])
+        }
+        // Generation in batches fixed by suite order (code apart: its prompts are raw and its
+        // stops differ), so a resumed run batches exactly as the first did: a batch with any item
+        // missing from the journal runs whole again.
+        for batchItems in Self.batches(suite.items, size: batchSize) where batchItems.contains(where: { done[$0.id] == nil }) {
+            var groups: [(name: String?, adapters: AdapterSet?, items: [SuiteItem])] = []
+            for item in batchItems {
+                let (name, adapters) = try adapterFor(item)
+                if let g = groups.firstIndex(where: { $0.name == name }) { groups[g].items.append(item) } else { groups.append((name, adapters, [item])) }
+            }
+            var results: [ItemResult] = []
+            for group in groups {
+                results += try scoreGenerated(group.items, adapters: group.adapters, batch: batch).map { result in
+                    var result = result
+                    result.adapter = group.name
+                    return result
+                }
+            }
+            try record(results)
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
@@ -258,27 +286,52 @@ public struct SuiteRun {
             itemsPerSecond: seconds > 0 ? Double(scoredNow) / seconds : 0, items: items)
     }
 
-    // MARK: Scoring one item
+    /// The generation items in batches of at most `size`, in suite order; code items batch
+    /// among themselves.
+    static func batches(_ items: [SuiteItem], size: Int) -> [[SuiteItem]] {
+        var out: [[SuiteItem]] = []
+        for code in [false, true] {
+            let some = items.filter { $0.kind != .multipleChoice && ($0.kind == .code) == code }
+            out += stride(from: 0, to: some.count, by: max(1, size)).map { Array(some[$0..<min(some.count, $0 + max(1, size))]) }
+        }
+        return out
+    }
 
-    func score(_ item: SuiteItem, session: Session, generator: Generator) throws -> ItemResult {
+    // MARK: Scoring
+
+    func scoreChoice(_ item: SuiteItem, session: Session) throws -> ItemResult {
+        guard case .text(let context) = item.prompt else { preconditionFailure("checked when the suite was read") }
+        let scores = try choiceLoglikelihoods(context: context, choices: item.choices, session: session)
+        let best = scores.indices.max { scores[$0].total < scores[$1].total }!
+        let bestNormalized = scores.indices.max { scores[$0].total / Double(scores[$0].bytes) < scores[$1].total / Double(scores[$1].bytes) }!
+        return ItemResult(id: item.id, type: item.kind, prediction: .choice(best), correct: best == item.correctChoice,
+                          loglikelihoods: scores.map(\.total), correctNormalized: bestNormalized == item.correctChoice)
+    }
+
+    /// Generates the replies of `items` (all code, or none) as one batch and scores them.
+    func scoreGenerated(_ items: [SuiteItem], adapters: AdapterSet?, batch: BatchGenerator) throws -> [ItemResult] {
+        let code = items.first?.kind == .code
+        let prompts = try items.map { item -> [Int32] in
+            if code, case .text(let prompt) = item.prompt { return tokenizer.encode(prompt, addSpecial: true) }
+            return try promptTokens(item.prompt)
+        }
+        let replies = try batch.generate(prompts: prompts, options: GenerationOptions(maxTokens: maxTokens, sampler: .greedy,
+                                                                                      stopStrings: code ? Self.codeStops : []),
+                                         adapters: adapters)
+        return try zip(items, replies).map { try score($0, reply: $1.text, tokens: $1.tokens.count) }
+    }
+
+    func score(_ item: SuiteItem, reply: String, tokens: Int) throws -> ItemResult {
         switch item.kind {
         case .multipleChoice:
-            guard case .text(let context) = item.prompt else { preconditionFailure("checked when the suite was read") }
-            let scores = try choiceLoglikelihoods(context: context, choices: item.choices, session: session)
-            generator.reset()  // the session's cache now holds the last choice
-            let best = scores.indices.max { scores[$0].total < scores[$1].total }!
-            let bestNormalized = scores.indices.max { scores[$0].total / Double(scores[$0].bytes) < scores[$1].total / Double(scores[$1].bytes) }!
-            return ItemResult(id: item.id, type: item.kind, prediction: .choice(best), correct: best == item.correctChoice,
-                              loglikelihoods: scores.map(\.total), correctNormalized: bestNormalized == item.correctChoice)
+            preconditionFailure("multiple choice is scored by log-likelihood")
         case .code:
             guard case .text(let prompt) = item.prompt else { preconditionFailure("checked when the suite was read") }
-            let (completion, tokens) = try generate(tokenizer.encode(prompt, addSpecial: true), stops: Self.codeStops, generator: generator)
-            let outcome = try codeRunner.run(CodeRunner.program(prompt: prompt, completion: completion, tests: item.tests!,
+            let outcome = try codeRunner.run(CodeRunner.program(prompt: prompt, completion: reply, tests: item.tests!,
                                                                 entryPoint: item.entryPoint!))
-            return ItemResult(id: item.id, type: item.kind, prediction: .text(completion), correct: outcome.passed,
+            return ItemResult(id: item.id, type: item.kind, prediction: .text(reply), correct: outcome.passed,
                               detail: outcome.passed ? nil : outcome.detail, generatedTokens: tokens)
         case .numeric, .exact, .contains:
-            let (reply, tokens) = try generate(try promptTokens(item.prompt), stops: [], generator: generator)
             switch item.kind {
             case .numeric:
                 let number = AnswerExtraction.number(in: reply)
@@ -305,17 +358,6 @@ public struct SuiteRun {
             return tokenizer.encode(messages.map(\.content).joined(separator: "\n"), addSpecial: true)
         }
         return try tokenizer.encode(messages: messages, template: template)
-    }
-
-    func generate(_ prompt: [Int32], stops: [String], generator: Generator) throws -> (String, Int) {
-        // Every item from an empty cache: a prefix kept from the item before would be computed
-        // in other batches, and on a near tie (SmolLM2's first token for "Say only the word
-        // yes." leads by 0.07) that changes the greedy reply, so a resumed run would differ.
-        generator.reset()
-        var text = ""
-        let statistics = try generator.generate(prompt: prompt, options: GenerationOptions(maxTokens: maxTokens, sampler: .greedy,
-                                                                                           stopStrings: stops)) { text += $0 }
-        return (text, statistics.generatedTokens)
     }
 
     /// Each choice's log-likelihood as a continuation of `context`, as lm-evaluation-harness
@@ -376,7 +418,7 @@ struct Journal {
             let recorded = String(decoding: try FileSystem.read(header, limit: 1 << 20), as: UTF8.self)
             guard recorded.trimmingCharacters(in: .whitespacesAndNewlines) == identity.json else {
                 throw EvaluationDataError(path: folder, line: nil,
-                                          message: "holds a run of another suite, model, adapter, token limit or numerics (\(recorded.trimmingCharacters(in: .whitespacesAndNewlines))); use another --out")
+                                          message: "holds a run of another suite, model, adapter, token limit, numerics or batch size (\(recorded.trimmingCharacters(in: .whitespacesAndNewlines))); use another --out")
             }
         } else {
             if FileSystem.exists(items) { FileSystem.removeAll(items) }
@@ -408,13 +450,17 @@ struct Journal {
         self.handle = handle
     }
 
-    /// Appends one line and flushes it to disk before the next item starts.
-    func append(_ result: ItemResult) throws {
+    /// Appends one line per result in one write and flushes it to disk before the next batch
+    /// starts. (A later line of an id overrides an earlier one when the journal is read.)
+    func append(_ results: [ItemResult]) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var line = try encoder.encode(result)
-        line.append(0x0A)
-        try handle.write(contentsOf: line)
+        var lines = Data()
+        for result in results {
+            lines.append(try encoder.encode(result))
+            lines.append(0x0A)
+        }
+        try handle.write(contentsOf: lines)
         try handle.synchronize()
     }
 }

@@ -40,7 +40,11 @@ package struct DecoderLayer: Sendable {
 
     /// Runs the block on `count` positions starting at `start`: reads and updates
     /// `state.hidden`, stores this layer's keys and values in the cache.
-    func forward(layer index: Int, count n: Int, start: Int, model: Model, state: ForwardState) {
+    ///
+    /// With `segments`, the rows belong to several sequences instead: segment `s` is the next
+    /// `count` rows, at positions from `start` in its own cache (batched decoding: every product
+    /// takes all rows at once, each sequence attends only to its own cache).
+    func forward(layer index: Int, count n: Int, start: Int, model: Model, state: ForwardState, segments: [CacheSegment]? = nil) {
         let c = model.configuration
         let pool = state.pool, numerics = state.numerics
         let hidden = state.hidden.pointer, normed = state.normed.pointer
@@ -71,10 +75,16 @@ package struct DecoderLayer: Sendable {
             rope.apply(q + t * c.queryWidth, heads: c.headCount, headDimension: d, angles: angles)
             rope.apply(k + t * c.keyValueWidth, heads: c.kvHeadCount, headDimension: d, angles: angles)
         }
-        state.cache.store(layer: index, keys: k, values: v, at: start, count: n)
-        Attention.causal(queries: q, count: n, start: start, heads: c.headCount, cache: state.cache, layer: index,
-                         scale: 1 / Float(d).squareRoot(), into: state.attention.pointer,
-                         workspace: state.attentionWorkspace, numerics: numerics, pool: pool)
+        var row = 0
+        for segment in segments ?? [CacheSegment(cache: state.cache, start: start, count: n)] {
+            segment.cache.store(layer: index, keys: k + row * c.keyValueWidth, values: v + row * c.keyValueWidth,
+                                at: segment.start, count: segment.count)
+            Attention.causal(queries: q + row * c.queryWidth, count: segment.count, start: segment.start, heads: c.headCount,
+                             cache: segment.cache, layer: index, scale: 1 / Float(d).squareRoot(),
+                             into: state.attention.pointer + row * c.queryWidth,
+                             workspace: state.attentionWorkspace, numerics: numerics, pool: pool)
+            row += segment.count
+        }
         attentionOutput.multiply(state.attention.pointer, count: n, into: state.projection.pointer, workspace: state.matmul,
                                  numerics: numerics, pool: pool)
         if let adapters = state.adapters {
@@ -104,4 +114,11 @@ package struct DecoderLayer: Sendable {
     private func add(_ x: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { y[i] += x[i] }
     }
+}
+
+/// Rows of a batched pass that belong to one sequence: `count` positions from `start` in `cache`.
+struct CacheSegment {
+    let cache: KVCache
+    let start: Int
+    let count: Int
 }

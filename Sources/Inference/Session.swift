@@ -140,6 +140,9 @@ public final class Session {
     /// Forgets every position (the cache memory is kept).
     public func reset() { position = 0 }
 
+    /// Counts positions a batched pass stored in this session's cache (``BatchGenerator``).
+    func advance(by count: Int) { position += count }
+
     /// Drops the positions from `newPosition` on, so the next token goes there.
     public func rewind(to newPosition: Int) {
         precondition(newPosition >= 0 && newPosition <= position, "can only rewind to a position already seen")

@@ -233,6 +233,9 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "Compute threads (default: all cores).")
         var threads: Int?
 
+        @Option(help: "Generation items decoded together (1: one sequence at a time).")
+        var batch = 8
+
         @Option(help: "fast, or llama-cpp (llama.cpp's float order; multiple choice then runs each whole sequence as llama.cpp does).")
         var numerics: String = "fast"
 
@@ -242,6 +245,7 @@ struct EvalCommand: ParsableCommand {
         func validate() throws {
             guard ["fast", "llama-cpp"].contains(numerics) else { throw ValidationError("--numerics must be fast or llama-cpp") }
             guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         }
 
@@ -253,6 +257,7 @@ struct EvalCommand: ParsableCommand {
                 runner.maxTokens = maxTokens
                 runner.contextLength = 4096
                 runner.numerics = numerics == "llama-cpp" ? .llamaCpp : .fast
+                runner.batchSize = batch
                 let setting: String?
                 if adapters.isAuto {
                     let router = try automaticRouter(engine: engine)
@@ -267,7 +272,7 @@ struct EvalCommand: ParsableCommand {
                     runner.adapterFor = { _ in (setting, fixed) }
                 }
                 let identity = SuiteRun.Identity(suiteSHA256: suite.sha256, model: engine.modelPath, adapter: setting, maxTokens: maxTokens,
-                                                  numerics: numerics)
+                                                  numerics: numerics, batch: batch)
                 let report = try runner.run(suite, identity: identity, folder: out) { done, total in
                     FileHandle.standardError.write(Data("\r\(Self.bar(done, total)) \(done)/\(total)\(done == total ? "\n" : "")".utf8))
                 }
