@@ -576,8 +576,40 @@ int loco_panel_preferred(void) {
 
 // MARK: - Products
 
+int loco_panel_lay_out_weights(int type, const void *w, size_t w_row_bytes, size_t row_start, size_t row_count, size_t n,
+                               void *laid) {
+    if (!loco_panel_supports(type) || n % 32 != 0 || ((type >= 10) && n % 256 != 0)) return 0;
+    const size_t row_bytes = loco_panel_row_bytes(n);
+    uint8_t *q = malloc(n);
+    float *sc = malloc(n / 16 * sizeof(float)), *mn = malloc(n / 16 * sizeof(float));
+    if (!q || !sc || !mn) {
+        free(q); free(sc); free(mn);
+        return 0;
+    }
+    for (size_t r = row_start; r < row_start + row_count; r++) {
+        unpack_weights(type, (const uint8_t *)w + r * w_row_bytes, n, q, sc, mn);
+        lay_out(n, q, sc, mn, (uint8_t *)laid + r * row_bytes);
+    }
+    free(q); free(sc); free(mn);
+    return 1;
+}
+
+static int panel_gemm(int type, const void *w, size_t w_row_bytes, const uint8_t *laid, size_t row_start, size_t row_count,
+                      size_t n, const void *panel, size_t count, float *out, size_t ldo);
+
 int loco_panel_gemm(int type, const void *w, size_t w_row_bytes, size_t row_start, size_t row_count, size_t n,
                     const void *panel, size_t count, float *out, size_t ldo) {
+    return panel_gemm(type, w, w_row_bytes, NULL, row_start, row_count, n, panel, count, out, ldo);
+}
+
+int loco_panel_gemm_laid(int type, const void *laid, size_t row_start, size_t row_count, size_t n,
+                         const void *panel, size_t count, float *out, size_t ldo) {
+    return panel_gemm(type, NULL, 0, laid, row_start, row_count, n, panel, count, out, ldo);
+}
+
+/// Weight rows come unpacked from `w` a tile at a time, or laid out already in `laid`.
+static int panel_gemm(int type, const void *w, size_t w_row_bytes, const uint8_t *laid, size_t row_start, size_t row_count,
+                      size_t n, const void *panel, size_t count, float *out, size_t ldo) {
     if (!loco_panel_supports(type) || n % 32 != 0 || ((type >= 10) && n % 256 != 0)) return 0;
     const size_t row_bytes = loco_panel_row_bytes(n);
     const size_t kp = padded_values(n), groups = padded_groups(n);
@@ -618,7 +650,9 @@ int loco_panel_gemm(int type, const void *w, size_t w_row_bytes, size_t row_star
         const size_t rows = row_start + row_count - r0 < TILE ? row_start + row_count - r0 : TILE;
         const uint8_t *wrow[TILE];
         for (size_t r = 0; r < TILE; r++) {
-            if (r < rows) {
+            if (r < rows && laid) {
+                wrow[r] = laid + (r0 + r) * row_bytes;
+            } else if (r < rows) {
                 unpack_weights(type, (const uint8_t *)w + (r0 + r) * w_row_bytes, n, q, sc, mn);
                 lay_out(n, q, sc, mn, tile + r * row_bytes);
                 wrow[r] = tile + r * row_bytes;

@@ -169,7 +169,7 @@ public struct SuiteRun {
     public var adapterFor: (SuiteItem) throws -> (name: String?, adapters: AdapterSet?) = { _ in (nil, nil) }
     public var numerics: Numerics = .fast
     /// Generation items decoded together (``BatchGenerator``); 1 is one sequence at a time.
-    public var batchSize = 8
+    public var batchSize = 16
 
     /// HumanEval's stop sequences for code completions.
     public static let codeStops = ["\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("]
@@ -191,7 +191,7 @@ public struct SuiteRun {
         /// result depends on.
         public var batch: Int
 
-        public init(suiteSHA256: String, model: String, adapter: String?, maxTokens: Int, numerics: String = "fast", batch: Int = 8) {
+        public init(suiteSHA256: String, model: String, adapter: String?, maxTokens: Int, numerics: String = "fast", batch: Int = 16) {
             self.batch = batch
             self.suiteSHA256 = suiteSHA256
             self.model = model

@@ -33,7 +33,10 @@ public final class BatchGenerator {
         public var stopReason: StopReason
     }
 
-    public init(model: Model, tokenizer: Tokenizer, contextLength: Int, numerics: Numerics = .fast, pool: ComputePool = .shared) {
+    /// `laidWeightBytes` bounds the memory kept for weights laid out for the batched products
+    /// (see `MatmulWorkspace.laidWeightBudget`; about 1.1 bytes per weight).
+    public init(model: Model, tokenizer: Tokenizer, contextLength: Int, numerics: Numerics = .fast, pool: ComputePool = .shared,
+                laidWeightBytes: Int = 1 << 30) {
         self.model = model
         self.tokenizer = tokenizer
         self.contextLength = min(contextLength, model.configuration.contextLength)
@@ -43,6 +46,7 @@ public final class BatchGenerator {
         state = ForwardState(cache: KVCache(layers: c.blockCount, kvHeads: c.kvHeadCount, headDimension: c.headDimension,
                                             maximumCapacity: 1, precision: .f32),
                              numerics: numerics, pool: pool)
+        state.matmul.laidWeightBudget = laidWeightBytes
     }
 
     private struct Sequence {
@@ -67,13 +71,35 @@ public final class BatchGenerator {
             guard prompt.count < contextLength else {
                 throw ModelError(.contextFull(position: 0, adding: prompt.count, contextLength: contextLength))
             }
-            let session = sessions[i]
-            session.reset()
-            session.adapters = adapters
-            let logits = try session.forward(tokens: prompt, logits: .last).values
+            if let bad = prompt.first(where: { $0 < 0 || Int($0) >= model.vocabularySize }) {
+                throw ModelError(.tokenOutOfRange(token: Int(bad), vocabularySize: model.vocabularySize))
+            }
+            sessions[i].reset()
+            sessions[i].adapters = adapters
             sequences.append(Sequence(sampler: Sampler(options.sampler), history: prompt, detokenizer: StreamingDetokenizer(tokenizer: tokenizer),
-                                      stopper: StopStringFilter(stops: options.stopStrings), logits: logits))
+                                      stopper: StopStringFilter(stops: options.stopStrings), logits: []))
         }
+        // Prompts are prefilled together, as many as `prefillRows` rows hold per pass (one that
+        // does not fit alone runs on its own session in passes).
+        var group: [Int] = [], rows = 0
+        func flush() {
+            guard !group.isEmpty else { return }
+            let logits = step(rows: group.map { prompts[$0] }, sessions: group.map { sessions[$0] }, adapters: adapters)
+            let vocabulary = model.vocabularySize
+            for (r, index) in group.enumerated() { sequences[index].logits = Array(logits[(r * vocabulary)..<((r + 1) * vocabulary)]) }
+            group = []
+            rows = 0
+        }
+        for (i, prompt) in prompts.enumerated() {
+            if prompt.count > Self.prefillRows {
+                sequences[i].logits = try sessions[i].forward(tokens: prompt, logits: .last).values
+                continue
+            }
+            if rows + prompt.count > Self.prefillRows { flush() }
+            group.append(i)
+            rows += prompt.count
+        }
+        flush()
         while true {
             var next: [(index: Int, token: Int32)] = []
             for i in sequences.indices where !sequences[i].done {
@@ -106,7 +132,7 @@ public final class BatchGenerator {
                 sequences[i] = sequence
             }
             guard !next.isEmpty else { break }
-            let rows = step(tokens: next.map(\.token), sessions: next.map { sessions[$0.index] }, adapters: adapters)
+            let rows = step(rows: next.map { [$0.token] }, sessions: next.map { sessions[$0.index] }, adapters: adapters)
             let vocabulary = model.vocabularySize
             for (r, entry) in next.enumerated() {
                 sequences[entry.index].logits = Array(rows[(r * vocabulary)..<((r + 1) * vocabulary)])
@@ -115,35 +141,51 @@ public final class BatchGenerator {
         return sequences.map(\.reply)
     }
 
-    /// One decode step: `tokens[r]` at the next position of `sessions[r]`; the logits, row after row.
-    private func step(tokens: [Int32], sessions: [Session], adapters: AdapterSet?) -> [Float] {
+    /// Rows one prefill pass takes at most.
+    static let prefillRows = 2048
+
+    /// One pass: `rows[s]` at the next positions of `sessions[s]`; the logits after each
+    /// sequence's last row, one row per sequence.
+    private func step(rows: [[Int32]], sessions: [Session], adapters: AdapterSet?) -> [Float] {
         let c = model.configuration
+        let tokens = rows.flatMap { $0 }
         let n = tokens.count, width = c.embeddingLength, dimensions = model.rotaryEmbedding.dimensions
         state.adapters = adapters
         state.prepare(c, count: n, ropeDimensions: dimensions)
         let hidden = state.hidden.pointer
-        for (r, token) in tokens.enumerated() {
-            sessions[r].state.cache.reserve(sessions[r].position + 1)
-            model.embedding.row(Int(token), into: hidden + r * width)
-            model.rotaryEmbedding.angles(position: sessions[r].position, into: state.angles.pointer + r * dimensions)
+        var r = 0
+        for (s, sequence) in rows.enumerated() {
+            sessions[s].state.cache.reserve(sessions[s].position + sequence.count)
+            for (t, token) in sequence.enumerated() {
+                model.embedding.row(Int(token), into: hidden + r * width)
+                model.rotaryEmbedding.angles(position: sessions[s].position + t, into: state.angles.pointer + r * dimensions)
+                r += 1
+            }
         }
         if let adapters, !adapters.embedding.isEmpty {
             adapters.addEmbeddingDeltas(tokens: tokens.map(Int.init), into: hidden, numerics: numerics)
         }
-        let segments = sessions.map { CacheSegment(cache: $0.state.cache, start: $0.position, count: 1) }
+        let segments = zip(sessions, rows).map { CacheSegment(cache: $0.state.cache, start: $0.position, count: $1.count) }
         for (index, layer) in model.layers.enumerated() {
             layer.forward(layer: index, count: n, start: 0, model: model, state: state, segments: segments)
         }
-        for session in sessions { session.advance(by: 1) }
-        let normed = state.normed.pointer
-        model.outputNorm.withUnsafeBufferPointer { w in
-            Normalization.rmsNorm(hidden, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: normed)
+        for (session, sequence) in zip(sessions, rows) { session.advance(by: sequence.count) }
+        // The last row of every sequence, gathered, normed.
+        var last = 0
+        for (s, sequence) in rows.enumerated() {
+            last += sequence.count
+            if last - 1 != s { (hidden + s * width).update(from: hidden + (last - 1) * width, count: width) }
         }
-        var values = [Float](repeating: 0, count: n * model.vocabularySize)
+        let normed = state.normed.pointer
+        let n2 = rows.count
+        model.outputNorm.withUnsafeBufferPointer { w in
+            Normalization.rmsNorm(hidden, rows: n2, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: normed)
+        }
+        var values = [Float](repeating: 0, count: n2 * model.vocabularySize)
         values.withUnsafeMutableBufferPointer { out in
-            model.output.multiply(normed, count: n, into: out.baseAddress!, workspace: state.matmul, numerics: numerics, pool: pool)
+            model.output.multiply(normed, count: n2, into: out.baseAddress!, workspace: state.matmul, numerics: numerics, pool: pool)
             if let adapters {
-                AdapterSet.apply(adapters.output, input: normed, count: n, into: out.baseAddress!, numerics: numerics)
+                AdapterSet.apply(adapters.output, input: normed, count: n2, into: out.baseAddress!, numerics: numerics)
             }
         }
         return values

@@ -112,7 +112,10 @@ public struct WeightMatrix: Sendable {
             activations.append((format, workspace.convert(input, count: count, columns: columns, to: format, pool: pool)))
         }
         let totalRows = products.reduce(0) { $0 + $1.matrix.rows }
-        if numerics == .fast, count >= panelMinimumCount, loco_panel_preferred() != 0,
+        let laid = numerics == .fast && count >= 2 && workspace.laidWeightBudget > 0 && loco_panel_preferred() != 0
+            ? products.map { workspace.laidOut($0.matrix, pool: pool) } : []
+        let allLaid = !laid.isEmpty && laid.allSatisfy { $0 != nil }
+        if numerics == .fast, count >= panelMinimumCount || allLaid, loco_panel_preferred() != 0,
            products.allSatisfy({ $0.matrix.hasPanelForm }) {
             var panels: [(ActivationFormat, UnsafeRawPointer)] = []
             for (format, converted) in activations {
@@ -120,13 +123,18 @@ public struct WeightMatrix: Sendable {
             }
             pool.forEachRange(totalRows) { range in
                 var start = 0
-                for product in products {
+                for (index, product) in products.enumerated() {
                     let matrix = product.matrix
                     let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + matrix.rows)
                     if lower < upper {
                         let panel = panels.first { $0.0 == matrix.activationFormat }!.1
-                        let done = loco_panel_gemm(Int32(matrix.type.rawValue), matrix.storage.base, matrix.storage.rowBytes,
-                                                   lower - start, upper - lower, columns, panel, count, product.output, matrix.rows)
+                        let done = if let rows = laid.isEmpty ? nil : laid[index] {
+                            loco_panel_gemm_laid(Int32(matrix.type.rawValue), rows, lower - start, upper - lower, columns, panel, count,
+                                                 product.output, matrix.rows)
+                        } else {
+                            loco_panel_gemm(Int32(matrix.type.rawValue), matrix.storage.base, matrix.storage.rowBytes,
+                                            lower - start, upper - lower, columns, panel, count, product.output, matrix.rows)
+                        }
                         precondition(done != 0, "panel product of \(matrix.name) failed (out of memory)")
                     }
                     start += matrix.rows
@@ -341,6 +349,34 @@ public final class MatmulWorkspace: @unchecked Sendable {
     private var buffers: [ActivationFormat: ByteBuffer] = [:]
 
     public init() {}
+
+    /// Bytes of weights this workspace may keep laid out as the panel kernel reads them (0:
+    /// none). Products of a few input rows (batched decoding) then skip unpacking the weights,
+    /// which otherwise costs more than the arithmetic; each matrix is laid out on its first
+    /// product, until the budget is spent.
+    public var laidWeightBudget = 0
+    private var laidWeights: [UnsafeRawPointer: ByteBuffer] = [:]
+    private var laidBytes = 0
+
+    /// `matrix` laid out for `loco_panel_gemm_laid`, or nil when it has no panel form or the
+    /// budget does not hold it.
+    func laidOut(_ matrix: WeightMatrix, pool: ComputePool) -> UnsafeRawPointer? {
+        guard laidWeightBudget > 0, matrix.hasPanelForm else { return nil }
+        let base = UnsafeRawPointer(matrix.storage.base)
+        if let kept = laidWeights[base] { return UnsafeRawPointer(kept.pointer) }
+        let bytes = matrix.rows * loco_panel_row_bytes(matrix.columns)
+        guard laidBytes + bytes <= laidWeightBudget else { return nil }
+        let buffer = ByteBuffer(count: bytes)
+        var failed = false
+        pool.forEachRange(matrix.rows) { rows in
+            if loco_panel_lay_out_weights(Int32(matrix.type.rawValue), matrix.storage.base, matrix.storage.rowBytes,
+                                          rows.lowerBound, rows.count, matrix.columns, buffer.pointer) == 0 { failed = true }
+        }
+        guard !failed else { return nil }
+        laidWeights[base] = buffer
+        laidBytes += bytes
+        return UnsafeRawPointer(buffer.pointer)
+    }
 
     private var panels: [ActivationFormat: ByteBuffer] = [:]
 

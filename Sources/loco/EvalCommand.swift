@@ -234,7 +234,7 @@ struct EvalCommand: ParsableCommand {
         var threads: Int?
 
         @Option(help: "Generation items decoded together (1: one sequence at a time).")
-        var batch = 8
+        var batch = 16
 
         @Option(help: "fast, or llama-cpp (llama.cpp's float order; multiple choice then runs each whole sequence as llama.cpp does).")
         var numerics: String = "fast"

@@ -49,6 +49,38 @@ import Testing
                        weights: weights, bytes: bytes)
     }
 
+    /// Weights laid out once (a workspace with a budget, as batched decoding uses): the same bits
+    /// as unpacking them in every product, and products of a few rows take the panel too, within
+    /// the same bound; a budget too small for the matrix leaves products as they were.
+    @Test(arguments: WeightMatrixTests.quantizedTypes)
+    func laidOutWeightsGiveTheSameProducts(_ type: GGMLType) throws {
+        let rows = 10, columns = Self.width(type)
+        let (matrix, weights, bytes) = try WeightMatrixTests.matrixAndBytes(type, rows: rows, columns: columns, seed: UInt64(type.rawValue) + 3)
+        var random = TestRandom(seed: 8)
+        let pool = ComputePool(threads: 2)
+        for count in [3, 13] {
+            let input = random.normals(count * columns)
+            func product(budget: Int) -> [Float] {
+                let workspace = MatmulWorkspace()
+                workspace.laidWeightBudget = budget
+                var output = [Float](repeating: .nan, count: rows * count)
+                input.withUnsafeBufferPointer { x in
+                    output.withUnsafeMutableBufferPointer { y in
+                        matrix.multiply(x.baseAddress!, count: count, into: y.baseAddress!, workspace: workspace, pool: pool)
+                    }
+                }
+                return output
+            }
+            let plain = product(budget: 0), laid = product(budget: 1 << 24), tooSmall = product(budget: 64)
+            #expect(tooSmall == plain, "\(type) \(count): a budget that does not hold the matrix changes nothing")
+            if count >= WeightMatrix.panelMinimumCount || loco_panel_preferred() == 0 {
+                #expect(laid == plain, "\(type) \(count): laid out once, the same bits")
+            }
+            try Self.check(type, output: laid, rows: rows, columns: columns, count: count, input: input, matrix: matrix,
+                           weights: weights, bytes: bytes)
+        }
+    }
+
     /// The portable C tile (what runs without AVX-512 VNNI), called directly.
     @Test(arguments: WeightMatrixTests.quantizedTypes)
     func portablePanelKernelIsExactUpToFloatAdditions(_ type: GGMLType) throws {

@@ -179,6 +179,15 @@ void loco_panel_activations(int format, const void *a, size_t row_bytes, size_t 
 /// writes nothing) for an unsupported type or width, or when memory runs out.
 int loco_panel_gemm(int type, const void *w, size_t w_row_bytes, size_t row_start, size_t row_count, size_t n,
                     const void *panel, size_t count, float *out, size_t ldo);
+/// Weight rows row_start ..< row_start + row_count of a `type` matrix of width n laid out as the
+/// panel kernel reads them, at laid + r * loco_panel_row_bytes(n) for row r (laid: 64-byte
+/// aligned). Returns 0 for a type without a panel form or out of memory.
+int loco_panel_lay_out_weights(int type, const void *w, size_t w_row_bytes, size_t row_start, size_t row_count, size_t n,
+                               void *laid);
+/// loco_panel_gemm over weight rows laid out before (loco_panel_lay_out_weights of the whole
+/// matrix): the same results, without unpacking the weights again.
+int loco_panel_gemm_laid(int type, const void *laid, size_t row_start, size_t row_count, size_t n,
+                         const void *panel, size_t count, float *out, size_t ldo);
 
 #ifdef __cplusplus
 }
