@@ -8,14 +8,8 @@ import Tokenization
 /// products are exact up to float additions): each sequence of a batch follows the greedy
 /// chain it follows alone, and a batch of one is the plain generator token for token.
 @Suite struct BatchGenerationTests {
-    func load() throws -> (Model, Tokenizer)? {
-        guard Peers.pythonHas("gguf") else {
-            #expect(!Peers.required, "gguf-py is required to write the random model (LOCO_REQUIRE_PEERS=1)")
-            return nil
-        }
-        let file = try GGUFFile(contentsOf: RandomModels.path("llama-f32"))
-        return (try Model(file: file), try Tokenizer(gguf: file))
-    }
+    /// The same random llama as ``GeneratorTests``.
+    func load() throws -> (Model, Tokenizer)? { try GeneratorTests().load() }
 
     func alone(_ prompt: [Int32], model: Model, tokenizer: Tokenizer, options: GenerationOptions) throws -> [Int32] {
         let generator = Generator(session: model.makeSession(contextLength: 64), tokenizer: tokenizer)
