@@ -80,6 +80,7 @@ let package = Package(
         .executableTarget(name: "tokenize", dependencies: ["LocoLLM"], path: "Examples/tokenize"),
         .executableTarget(name: "generate", dependencies: ["LocoLLM"], path: "Examples/generate"),
         .executableTarget(name: "route", dependencies: ["LocoLLM"], path: "Examples/route"),
+        .executableTarget(name: "evaluate", dependencies: ["LocoLLM"], path: "Examples/evaluate"),
         // Row-kernel throughput; CKernels is internal, so this benchmark lives in this package.
         .executableTarget(name: "kernel-benchmark", dependencies: ["CKernels"], path: "Benchmarks/Sources/kernel-benchmark"),
         // Encode throughput; it also times the pre-tokenizer alone, through package-level access.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Batched evaluation against one sequence at a time, same run, same suite: the generated math
-# set (`loco data math`) as a numeric suite, scored by `loco eval run --batch 1` and
+# set (`loco data math`, its suite.jsonl), scored by `loco eval run --batch 1` and
 # `--batch N`, alternating, the best of the repeats of each; prints items/s of both and the
 # ratio, with the CPU.
 #   Benchmarks/run-eval-batch.sh [--count 32] [--batch 16] [--max-tokens 128] [--repeats 2] [--model M]
@@ -22,20 +22,10 @@ swift build -c release --product loco >&2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 .build/release/loco data math --out "$work/math" --train 1 --test "$count" --seed 11 >&2
-python3 - "$work/math/test.jsonl" "$work/suite.jsonl" <<'PY'
-import json, re, sys
-with open(sys.argv[2], "w") as out:
-    for i, line in enumerate(open(sys.argv[1])):
-        messages = json.loads(line)["messages"]
-        question = next(m["content"] for m in messages if m["role"] == "user")
-        solution = next(m["content"] for m in messages if m["role"] == "assistant")
-        answer = int(re.findall(r"answer is (-?\d+)", solution)[-1])
-        out.write(json.dumps({"id": f"math-{i}", "prompt": question, "type": "numeric", "answer": answer}) + "\n")
-PY
 best() { python3 -c "import json,sys; print(max(json.load(open(f))['items_per_second'] for f in sys.argv[1:]))" "$@"; }
 for r in $(seq "$repeats"); do
     for b in 1 "$batch"; do
-        .build/release/loco eval run --suite "$work/suite.jsonl" "${model[@]}" --batch "$b" --max-tokens "$max_tokens" --json \
+        .build/release/loco eval run --suite "$work/math/suite.jsonl" "${model[@]}" --batch "$b" --max-tokens "$max_tokens" --json \
             2>/dev/null > "$work/b$b-$r.json"
     done
 done

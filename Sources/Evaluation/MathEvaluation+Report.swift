@@ -39,9 +39,7 @@ extension MathEvaluation {
 
         /// One line of JSON: keys sorted, slashes unescaped.
         public func jsonText() throws -> String {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return String(decoding: try encoder.encode(self), as: UTF8.self)
+            String(decoding: try JSONEncoder.sortedKeys.encode(self), as: UTF8.self)
         }
     }
 }

@@ -235,4 +235,15 @@ extension MathWordProblems {
         let text = problems.map { $0.chatJSONLine(includeAnswer: includeAnswer) + "\n" }.joined()
         try AtomicFile.write(Array(text.utf8), to: path)
     }
+
+    /// Writes `problems` as a numeric evaluation suite (see ``EvaluationSuite``) to `path`,
+    /// atomically: ids `math-1`, `math-2`, ..., each question a user turn, its answer exact.
+    public static func writeSuite(_ problems: [MathProblem], to path: String) throws {
+        let text = problems.enumerated().map { index, problem in
+            JSONWriter.encode(.object(JSONObject([("id", .string("math-\(index + 1)")), ("prompt", .string(problem.question)),
+                                                  ("type", .string("numeric")), ("answer", .number(String(problem.answer)))])),
+                              pretty: false) + "\n"
+        }.joined()
+        try AtomicFile.write(Array(text.utf8), to: path)
+    }
 }

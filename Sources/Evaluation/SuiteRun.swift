@@ -111,10 +111,27 @@ public struct SuiteReport: Sendable, Encodable {
         case itemsPerSecond = "items_per_second"
     }
 
+    public init(suite: String, suiteSHA256: String, model: String, adapter: String?, score: Double, multipleChoiceAccuracy: Double?,
+                multipleChoiceAccuracyNormalized: Double?, scoreByType: [String: Double], correct: Int, total: Int, scoredNow: Int,
+                seconds: Double, itemsPerSecond: Double, items: [ItemResult]) {
+        self.suite = suite
+        self.suiteSHA256 = suiteSHA256
+        self.model = model
+        self.adapter = adapter
+        self.score = score
+        self.multipleChoiceAccuracy = multipleChoiceAccuracy
+        self.multipleChoiceAccuracyNormalized = multipleChoiceAccuracyNormalized
+        self.scoreByType = scoreByType
+        self.correct = correct
+        self.total = total
+        self.scoredNow = scoredNow
+        self.seconds = seconds
+        self.itemsPerSecond = itemsPerSecond
+        self.items = items
+    }
+
     public func jsonText() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        String(decoding: try JSONEncoder.sortedKeys.encode(self), as: UTF8.self)
     }
 
     /// A short Markdown report: the score, by type, and the wrong items.
@@ -170,6 +187,8 @@ public struct SuiteRun {
     public var numerics: Numerics = .fast
     /// Generation items decoded together (``BatchGenerator``); 1 is one sequence at a time.
     public var batchSize = 16
+    /// The threads the products run on.
+    public var pool: ComputePool = .shared
 
     /// HumanEval's stop sequences for code completions.
     public static let codeStops = ["\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("]
@@ -220,8 +239,8 @@ public struct SuiteRun {
             done = opened.results
             journal = opened
         }
-        let session = model.makeSession(contextLength: contextLength, numerics: numerics)
-        let batch = BatchGenerator(model: model, tokenizer: tokenizer, contextLength: contextLength, numerics: numerics)
+        let session = model.makeSession(contextLength: contextLength, numerics: numerics, pool: pool)
+        let batch = BatchGenerator(model: model, tokenizer: tokenizer, contextLength: contextLength, numerics: numerics, pool: pool)
         let start = ContinuousClock.now
         var scoredNow = 0
         progress(done.count, suite.items.count)
@@ -441,7 +460,7 @@ struct Journal {
                 results[result.id] = result
             }
         } else {
-            FileManager.default.createFile(atPath: items, contents: nil)
+            _ = FileManager.default.createFile(atPath: items, contents: nil)
         }
         guard let handle = FileHandle(forWritingAtPath: items) else {
             throw EvaluationDataError(path: items, line: nil, message: "cannot open the journal for appending")
@@ -453,8 +472,7 @@ struct Journal {
     /// Appends one line per result in one write and flushes it to disk before the next batch
     /// starts. (A later line of an id overrides an earlier one when the journal is read.)
     func append(_ results: [ItemResult]) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let encoder = JSONEncoder.sortedKeys
         var lines = Data()
         for result in results {
             lines.append(try encoder.encode(result))

@@ -24,6 +24,15 @@ extension Engine: Embedder {
     public func routingEmbedder(layers: Int? = nil) -> EngineEmbedder {
         EngineEmbedder(engine: self, layers: layers ?? routingLayers)
     }
+
+    /// The router `--adapter auto` uses: the registry's routes, fitted by logistic regression on
+    /// the base model's embeddings when every route has examples (or training data), else
+    /// upstream's keyword rule.
+    public func automaticRouter() throws -> FittedRouter {
+        let routes = try Routes(registry: registry)
+        let method: RoutingMethod = routes.routes.allSatisfy { !$0.examples.isEmpty } ? .logistic : .keyword
+        return try FittedRouter(routes, method: method, engine: self)
+    }
 }
 
 /// Mean-pooled hidden states of an ``Engine``'s model after a number of blocks.

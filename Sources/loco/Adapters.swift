@@ -37,15 +37,6 @@ struct AdapterArguments: ParsableArguments {
     }
 }
 
-/// The router `--adapter auto` uses: the registry's routes, fitted by logistic regression on the
-/// base model's embeddings when every route has examples (or training data), else upstream's
-/// keyword rule.
-func automaticRouter(engine: Engine) throws -> FittedRouter {
-    let routes = try Routes(registry: engine.registry)
-    let method: RoutingMethod = routes.routes.allSatisfy { !$0.examples.isEmpty } ? .logistic : .keyword
-    return try FittedRouter(routes, method: method, engine: engine)
-}
-
 /// Says on standard error which adapter answers and why.
 func announce(_ decision: RouteDecision) {
     let line = "loco: \(decision.route.map { "adapter \($0)" } ?? "the base model") answers "

@@ -34,7 +34,7 @@ struct Chat: ParsableCommand {
         do {
             let engine = try generation.makeEngine()
             let routed = generation.adapters.isAuto
-                ? try RoutedChat(engine: engine, router: automaticRouter(engine: engine), policy: RoutingPolicy(rawValue: routing)!,
+                ? try RoutedChat(engine: engine, router: engine.automaticRouter(), policy: RoutingPolicy(rawValue: routing)!,
                                  systemMessage: generation.system, options: generation.options)
                 : nil
             let chat = try routed?.chat ?? ChatSession(engine: engine, systemMessage: generation.system,

@@ -12,12 +12,13 @@ struct DataCommand: ParsableCommand {
 
     struct Math: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write generated arithmetic word problems as chat JSONL: DIR/train.jsonl and DIR/test.jsonl.",
+            abstract: "Write generated arithmetic word problems as chat JSONL: DIR/train.jsonl and DIR/test.jsonl, and the test problems as a suite, DIR/suite.jsonl.",
             discussion: """
                 Two- and three-step problems with exact integer answers and worked solutions ending \
                 "The answer is N.", one conversation (user question, assistant solution) per line. \
                 Test lines also carry "answer": N. No test question occurs in the training set. The same \
-                seed writes the same files. Both files are written atomically.
+                seed writes the same files. suite.jsonl holds the test problems as numeric items for \
+                `loco eval run` and `loco eval compare`. Every file is written atomically.
                 """
         )
 
@@ -45,7 +46,8 @@ struct DataCommand: ParsableCommand {
                 try MathWordProblems.writeChatJSONL(trainSet, to: trainPath)
                 try MathWordProblems.writeChatJSONL(testSet, to: testPath, includeAnswer: true)
                 print("wrote \(trainSet.count) training problems to \(trainPath)")
-                print("wrote \(testSet.count) test problems to \(testPath)")
+                try MathWordProblems.writeSuite(testSet, to: out + "/suite.jsonl")
+                print("wrote \(testSet.count) test problems to \(testPath), and as a suite to \(out)/suite.jsonl")
             } catch {
                 throw fail(error)
             }

@@ -7,7 +7,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Score a model (with or without adapters) on an evaluation set.",
-        subcommands: [SuiteCommand.self, Import.self, Math.self, PerplexityCommand.self, Divergence.self]
+        subcommands: [SuiteCommand.self, Compare.self, Import.self, Math.self, PerplexityCommand.self, Divergence.self]
     )
 
     struct Math: ParsableCommand {
@@ -219,61 +219,23 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "The suite (JSONL).")
         var suite: String
 
-        @Option(help: "The GGUF model, or a name in the model store. Default: the default model.")
-        var model: String?
-
         @OptionGroup var adapters: AdapterArguments
 
         @Option(help: "A folder for the run's journal, results.json and report.md (a run there continues).")
         var out: String?
 
-        @Option(help: "Tokens to generate at most per item.")
-        var maxTokens = 256
-
-        @Option(help: "Compute threads (default: all cores).")
-        var threads: Int?
-
-        @Option(help: "Generation items decoded together (1: one sequence at a time).")
-        var batch = 16
-
-        @Option(help: "fast, or llama-cpp (llama.cpp's float order; multiple choice then runs each whole sequence as llama.cpp does).")
-        var numerics: String = "fast"
+        @OptionGroup var options: RunOptions
 
         @Flag(help: "Print {\"score\", \"items\": [{\"id\", \"prediction\", \"correct\", ...}], ...} instead of the summary.")
         var json = false
 
-        func validate() throws {
-            guard ["fast", "llama-cpp"].contains(numerics) else { throw ValidationError("--numerics must be fast or llama-cpp") }
-            guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
-            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        }
-
         func run() throws {
             do {
                 let suite = try EvaluationSuite(contentsOf: self.suite)
-                let engine = try Engine(model: model, threads: threads, contextLength: 4096)
-                var runner = SuiteRun(model: engine.model, tokenizer: engine.tokenizer, template: try? engine.chatTemplate())
-                runner.maxTokens = maxTokens
-                runner.contextLength = 4096
-                runner.numerics = numerics == "llama-cpp" ? .llamaCpp : .fast
-                runner.batchSize = batch
-                let setting: String?
-                if adapters.isAuto {
-                    let router = try automaticRouter(engine: engine)
-                    runner.adapterFor = { item in
-                        let decision = try router.route(Self.question(item))
-                        return (decision.route, try decision.route.map { try engine.adapters([($0, 1)]) } ?? nil)
-                    }
-                    setting = AdapterArguments.auto
-                } else {
-                    let fixed = try engine.adapters(adapters.specs)
-                    setting = adapters.paths.isEmpty ? nil : adapters.paths.joined(separator: ",")
-                    runner.adapterFor = { _ in (setting, fixed) }
-                }
-                let identity = SuiteRun.Identity(suiteSHA256: suite.sha256, model: engine.modelPath, adapter: setting, maxTokens: maxTokens,
-                                                  numerics: numerics, batch: batch)
-                let report = try runner.run(suite, identity: identity, folder: out) { done, total in
+                let engine = try options.engine()
+                let setting: AdapterSetting = adapters.isAuto ? .routed
+                    : .fixed(adapters.specs.map { AdapterSetting.AdapterChoice($0.0, scale: $0.1) })
+                let report = try engine.evaluate(suite, adapters: setting, options: options.evaluation, folder: out) { done, total in
                     FileHandle.standardError.write(Data("\r\(Self.bar(done, total)) \(done)/\(total)\(done == total ? "\n" : "")".utf8))
                 }
                 if json {
@@ -293,17 +255,99 @@ struct EvalCommand: ParsableCommand {
             }
         }
 
-        /// The text a router reads for an item: its prompt, or its conversation's last user turn.
-        static func question(_ item: SuiteItem) -> String {
-            switch item.prompt {
-            case .text(let text): return text
-            case .messages(let messages): return messages.last { $0.role == .user }?.content ?? messages.last!.content
-            }
-        }
-
         static func bar(_ done: Int, _ total: Int) -> String {
             let width = 30, filled = total > 0 ? width * done / total : width
             return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+        }
+    }
+
+    /// What `eval run` and `eval compare` share: the model and how its runs go.
+    struct RunOptions: ParsableArguments {
+        @Option(help: "The GGUF model, or a name in the model store. Default: the default model.")
+        var model: String?
+
+        @Option(help: "Tokens to generate at most per item.")
+        var maxTokens = 256
+
+        @Option(help: "Compute threads (default: all cores).")
+        var threads: Int?
+
+        @Option(help: "Generation items decoded together (1: one sequence at a time).")
+        var batch = 16
+
+        @Option(help: "fast, or llama-cpp (llama.cpp's float order; multiple choice then runs each whole sequence as llama.cpp does).")
+        var numerics: String = "fast"
+
+        func validate() throws {
+            guard ["fast", "llama-cpp"].contains(numerics) else { throw ValidationError("--numerics must be fast or llama-cpp") }
+            guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        }
+
+        func engine() throws -> Engine {
+            try Engine(model: model, threads: threads, contextLength: 4096, numerics: numerics == "llama-cpp" ? .llamaCpp : .fast)
+        }
+
+        var evaluation: EvaluationOptions { EvaluationOptions(maxTokens: maxTokens, batch: batch) }
+    }
+
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score suites on the base and under each adapter (or routed), side by side, with the out-of-domain check.",
+            discussion: """
+                Every --suite runs on the base model and under every --adapter (each one a column; 'auto' \
+                routes each item through the registry's router), as `loco eval run` scores them. The table \
+                gives each score, its points against the base and the items gained and lost. The \
+                out-of-domain check fails when a setting scores more than --threshold points below the \
+                base on any suite. With --out DIR each run is resumable in DIR/SUITE/SETTING/, and \
+                DIR/comparison.json and DIR/comparison.md are written at the end.
+                """)
+
+        @Option(name: .customLong("suite"), parsing: .singleValue, help: "A suite (JSONL); repeatable.")
+        var suites: [String] = []
+
+        @Option(name: .customLong("adapter"), parsing: .singleValue,
+                help: "An adapter to compare with the base: a GGUF LoRA file, a PEFT folder, a registry name, several joined by '+', or 'auto'; repeatable, one column each.")
+        var adapters: [String] = []
+
+        @Option(help: "Points below the base on a suite that fail the out-of-domain check.")
+        var threshold: Double = 5
+
+        @Option(help: "A folder for the runs, comparison.json and comparison.md (a comparison there continues).")
+        var out: String?
+
+        @OptionGroup var options: RunOptions
+
+        @Flag(help: "Exit with status 3 when the out-of-domain check fails.")
+        var requirePass = false
+
+        @Flag(help: "Print the comparison as one JSON object: settings, suites, rows (score, delta_points, gained, lost), regressions, passed.")
+        var json = false
+
+        func validate() throws {
+            guard !suites.isEmpty else { throw ValidationError("give at least one --suite") }
+            guard !adapters.isEmpty else { throw ValidationError("give at least one --adapter to compare with the base") }
+            guard threshold >= 0 else { throw ValidationError("--threshold must be at least 0") }
+        }
+
+        func run() throws {
+            let comparison: SuiteComparison
+            do {
+                let loaded = try suites.map { try EvaluationSuite(contentsOf: $0) }
+                let engine = try options.engine()
+                let settings: [AdapterSetting] = adapters.map {
+                    $0 == AdapterArguments.auto ? .routed : .adapters($0.split(separator: "+").map(String.init))
+                }
+                if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+                comparison = try engine.compare(loaded, settings: settings, options: options.evaluation, thresholdPoints: threshold, folder: out) { suite, setting, done, total in
+                    FileHandle.standardError.write(Data("\r\(suite) \(setting) \(SuiteCommand.bar(done, total)) \(done)/\(total)\(done == total ? "\n" : "")".utf8))
+                }
+                print(json ? try comparison.jsonText() : comparison.markdown(), terminator: json ? "\n" : "")
+            } catch {
+                throw fail(error)
+            }
+            if requirePass && !comparison.passed { throw ExitCode(3) }
         }
     }
 

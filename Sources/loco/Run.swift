@@ -113,7 +113,7 @@ struct Run: ParsableCommand {
                 : try engine.prompt(messages: (generation.system.map { [.system($0)] } ?? []) + [.user(prompt)])
             var specs = generation.adapters.specs
             if generation.adapters.isAuto {
-                let decision = try automaticRouter(engine: engine).route(prompt)
+                let decision = try engine.automaticRouter().route(prompt)
                 announce(decision)
                 specs = decision.route.map { [($0, Float(1))] } ?? []
             }

@@ -114,4 +114,62 @@ import Testing
                                                "--out", dir + "/killed"])
         #expect(other.status == 1 && other.stderr.contains("use another --out"), "\(other.stderr)")
     }
+
+    /// `loco eval compare`: an adapter trained here (two steps of `loco train` on the generated
+    /// math set) against the base on a multiple-choice and a generated-math suite. Each row is
+    /// what `loco eval run` gives for that suite and setting; the deltas and the check follow
+    /// from the rows; the same command on the same folder scores nothing again.
+    @Test func compareMatchesSeparateRunsAndResumes() throws {
+        guard Self.available, let model = Peers.defaultModel else { return }
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let made = try run(Self.releaseLoco, ["data", "math", "--out", dir + "/math", "--train", "32", "--test", "3", "--seed", "5"])
+        try #require(made.status == 0, "\(made.stderr)")
+        let trained = try run(Self.releaseLoco, ["train", "--model", model, "--data", dir + "/math/train.jsonl", "--out", dir + "/adapter",
+                                                 "--steps", "2", "--batch", "2", "--rank", "4", "--targets", "q,v", "--max-seq-len", "128",
+                                                 "--quiet"])
+        try #require(trained.status == 0, "loco train: \(trained.stderr)")
+        let adapter = dir + "/adapter/adapter.gguf"
+        let mc = dir + "/mc.jsonl"
+        let lines = try String(contentsOfFile: Repository.path("Data/eval/general-mc.jsonl"), encoding: .utf8).split(separator: "\n")
+        try (lines.prefix(4).joined(separator: "\n") + "\n").write(toFile: mc, atomically: true, encoding: .utf8)
+        let suites = [mc, dir + "/math/suite.jsonl"]
+        let common = ["--model", model, "--max-tokens", "16", "--json"]
+
+        let compared = try run(Self.releaseLoco, ["eval", "compare", "--suite", suites[0], "--suite", suites[1], "--adapter", adapter,
+                                                  "--out", dir + "/cmp"] + common)
+        try #require(compared.status == 0, "\(compared.stderr)")
+        let json = try JSONSerialization.jsonObject(with: compared.stdout) as! [String: Any]
+        #expect(json["settings"] as? [String] == ["base", adapter])
+        #expect(json["suites"] as? [String] == ["mc", "suite"])
+        let rows = json["rows"] as! [[String: Any]]
+        try #require(rows.count == 4)
+        for (index, row) in rows.enumerated() {
+            let suite = suites[index / 2]
+            let single = try run(Self.releaseLoco, ["eval", "run", "--suite", suite] + (index % 2 == 1 ? ["--adapter", adapter] : []) + common)
+            try #require(single.status == 0, "\(single.stderr)")
+            let report = try JSONSerialization.jsonObject(with: single.stdout) as! [String: Any]
+            #expect(row["score"] as? Double == report["score"] as? Double, "row \(index)")
+            #expect(row["total"] as? Int == report["total"] as? Int)
+        }
+        let delta = (rows[3]["score"] as! Double - (rows[2]["score"] as! Double)) * 100
+        #expect(abs((rows[3]["delta_points"] as! Double) - delta) < 1e-9)
+        let regressions = json["regressions"] as! [[String: Any]]
+        #expect((json["passed"] as? Bool) == regressions.isEmpty)
+        for name in ["mc/base", "mc/adapter", "suite/base", "suite/adapter"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/cmp/" + name + "/results.json"), "\(name)")
+        }
+        #expect(FileManager.default.fileExists(atPath: dir + "/cmp/comparison.md"))
+
+        // Again on the same folder: every item comes from the journals, the same rows.
+        let again = try run(Self.releaseLoco, ["eval", "compare", "--suite", suites[0], "--suite", suites[1], "--adapter", adapter,
+                                               "--out", dir + "/cmp"] + common)
+        try #require(again.status == 0, "\(again.stderr)")
+        let second = try JSONSerialization.jsonObject(with: again.stdout) as! [String: Any]
+        #expect(NSArray(array: second["rows"] as! [Any]) == NSArray(array: rows))
+        for name in ["mc/base", "suite/adapter"] {
+            let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/cmp/" + name + "/results.json"))) as! [String: Any]
+            #expect(results["scored_now"] as? Int == 0, "\(name)")
+        }
+    }
 }
