@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "RouterTests", dependencies: ["Router", "LocoSupport"]),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "LocoTestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Adapters", "LocoTestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "LocoTestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "LocoTestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

