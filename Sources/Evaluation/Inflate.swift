@@ -80,8 +80,10 @@ enum Inflate {
 
     static func error(_ message: String) -> EvaluationDataError { EvaluationDataError(path: nil, line: nil, message: "gzip: " + message) }
 
-    /// The decompressed bytes of a gzip or zlib stream, exactly `expectedCount` of them.
-    static func decompress(_ input: ArraySlice<UInt8>, expectedCount: Int) throws(EvaluationDataError) -> [UInt8] {
+    /// The decompressed bytes of a gzip or zlib stream: exactly `expectedCount` of them when
+    /// given (a Parquet page), else at most `limit`, and for gzip as many as its trailer says (a
+    /// whole `.gz` file; its first member).
+    static func decompress(_ input: ArraySlice<UInt8>, expectedCount: Int?, limit: Int = 1 << 30) throws(EvaluationDataError) -> [UInt8] {
         let start = input.startIndex
         var body = input
         if input.count >= 18, input[start] == 0x1F, input[start + 1] == 0x8B {
@@ -108,8 +110,15 @@ enum Inflate {
         } else {
             throw error("neither a gzip nor a zlib stream")
         }
-        let out = try inflate(body, limit: expectedCount)
-        guard out.count == expectedCount else { throw error("\(out.count) bytes decompressed, the page header says \(expectedCount)") }
+        let out = try inflate(body, limit: expectedCount ?? limit)
+        if let expectedCount {
+            guard out.count == expectedCount else { throw error("\(out.count) bytes decompressed, the page header says \(expectedCount)") }
+        } else if input[start] == 0x1F {
+            // ISIZE, the last four bytes of the member: the length modulo 2^32.
+            let end = input.endIndex
+            let size = UInt32(input[end - 4]) | UInt32(input[end - 3]) << 8 | UInt32(input[end - 2]) << 16 | UInt32(input[end - 1]) << 24
+            guard UInt32(truncatingIfNeeded: out.count) == size else { throw error("\(out.count) bytes decompressed, the trailer says \(size)") }
+        }
         return out
     }
 

@@ -24,7 +24,9 @@ public enum SuiteImport {
     /// The suite (JSONL, see ``EvaluationSuite``) made from `path`: JSONL, gzip-compressed JSONL or Parquet.
     public static func convert(contentsOf path: String, format: Format) throws -> [UInt8] {
         var bytes = try FileSystem.read(path, limit: 1 << 30)
-        if bytes.starts(with: [0x1F, 0x8B]) { bytes = try gunzip(path) }
+        if bytes.starts(with: [0x1F, 0x8B]) {
+            do { bytes = try Inflate.decompress(bytes[...], expectedCount: nil) } catch { throw EvaluationDataError(path: path, line: nil, message: error.message) }
+        }
         return try convert(bytes, format: format, source: path)
     }
 
@@ -129,21 +131,5 @@ public enum SuiteImport {
 
     static func numberText(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-    }
-
-    static func gunzip(_ path: String) throws -> [UInt8] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["gzip", "-dc", path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw EvaluationDataError(path: path, line: nil, message: "gzip could not decompress it")
-        }
-        return [UInt8](data)
     }
 }
