@@ -61,27 +61,43 @@ extension Engine {
     ///   when `folder` holds a run of something else.
     public func evaluate(_ suite: EvaluationSuite, adapters setting: AdapterSetting = .base, options: EvaluationOptions = EvaluationOptions(),
                          folder: String? = nil, progress: (Int, Int) -> Void = { _, _ in }) throws -> SuiteReport {
+        try evaluate(suite, prepared: try prepare(setting), options: options, folder: folder, progress: progress)
+    }
+
+    /// A setting's label and its adapter per item, resolved once: the adapters read and checked
+    /// against the base, the router fitted.
+    struct PreparedSetting {
+        var label: String?
+        var adapterFor: (SuiteItem) throws -> (name: String?, adapters: AdapterSet?)
+    }
+
+    func prepare(_ setting: AdapterSetting) throws -> PreparedSetting {
+        let label = setting.label
+        switch setting {
+        case .base:
+            return PreparedSetting(label: nil) { _ in (nil, nil) }
+        case .fixed(let choices):
+            let deltas = try self.adapters(choices.map { ($0.nameOrPath, $0.scale) })
+            return PreparedSetting(label: label) { _ in (label, deltas) }
+        case .routed:
+            let router = try automaticRouter()
+            return PreparedSetting(label: label) { item in
+                let decision = try router.route(item.question)
+                return (decision.route, try decision.route.map { try self.adapters([($0, 1)]) } ?? nil)
+            }
+        }
+    }
+
+    func evaluate(_ suite: EvaluationSuite, prepared: PreparedSetting, options: EvaluationOptions, folder: String?,
+                  progress: (Int, Int) -> Void) throws -> SuiteReport {
         var runner = SuiteRun(model: model, tokenizer: tokenizer, template: try? chatTemplate())
         runner.maxTokens = options.maxTokens
         runner.contextLength = min(options.contextLength, model.configuration.contextLength)
         runner.numerics = numerics
         runner.batchSize = options.batch
         runner.pool = pool
-        let label = setting.label
-        switch setting {
-        case .base:
-            break
-        case .fixed(let choices):
-            let deltas = try self.adapters(choices.map { ($0.nameOrPath, $0.scale) })
-            runner.adapterFor = { _ in (label, deltas) }
-        case .routed:
-            let router = try automaticRouter()
-            runner.adapterFor = { item in
-                let decision = try router.route(item.question)
-                return (decision.route, try decision.route.map { try self.adapters([($0, 1)]) } ?? nil)
-            }
-        }
-        let identity = SuiteRun.Identity(suiteSHA256: suite.sha256, model: modelPath, adapter: label, maxTokens: options.maxTokens,
+        runner.adapterFor = prepared.adapterFor
+        let identity = SuiteRun.Identity(suiteSHA256: suite.sha256, model: modelPath, adapter: prepared.label, maxTokens: options.maxTokens,
                                          numerics: numerics == .llamaCpp ? "llama-cpp" : "fast", batch: options.batch)
         return try runner.run(suite, identity: identity, folder: folder, progress: progress)
     }
@@ -100,7 +116,8 @@ extension Engine {
         for setting in all where !labels.contains(setting.label ?? SuiteComparison.baseLabel) {
             labels.append(setting.label ?? SuiteComparison.baseLabel)
         }
-        let unique = labels.map { label in all.first { ($0.label ?? SuiteComparison.baseLabel) == label }! }
+        // Every adapter read and the router fitted before the first item: a wrong name fails now.
+        let unique = try labels.map { label in try prepare(all.first { ($0.label ?? SuiteComparison.baseLabel) == label }!) }
         let suiteFolders = Self.folderNames(suites.map(\.name))
         let settingFolders = Self.folderNames(labels)
         var reports: [[SuiteReport]] = []
@@ -109,7 +126,7 @@ extension Engine {
             for (k, setting) in unique.enumerated() {
                 let runFolder = folder.map { "\($0)/\(suiteFolders[s])/\(settingFolders[k])" }
                 if let runFolder { try FileManager.default.createDirectory(atPath: runFolder, withIntermediateDirectories: true) }
-                row.append(try evaluate(suite, adapters: setting, options: options, folder: runFolder) { done, total in
+                row.append(try evaluate(suite, prepared: setting, options: options, folder: runFolder) { done, total in
                     progress(suite.name, labels[k], done, total)
                 })
             }

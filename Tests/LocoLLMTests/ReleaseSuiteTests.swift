@@ -171,5 +171,11 @@ import Testing
             let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/cmp/" + name + "/results.json"))) as! [String: Any]
             #expect(results["scored_now"] as? Int == 0, "\(name)")
         }
+
+        // An adapter that is not there fails before anything runs.
+        let missing = try run(Self.releaseLoco, ["eval", "compare", "--suite", suites[0], "--adapter", dir + "/none.gguf",
+                                                 "--out", dir + "/missing"] + common)
+        #expect(missing.status == 1 && missing.stderr.contains("none.gguf"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/missing/mc"))
     }
 }
