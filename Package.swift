@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Router", dependencies: ["LocoSupport"], exclude: ["README.md"]),
         // Benchmark sets, scorers and evaluation runs, speed and memory probes.
         .target(
-            name: "Evaluation", dependencies: ["Inference", "Adapters", "Tensor", "Tokenization", "GGUFFormat", "LocoSupport"],
+            name: "Evaluation", dependencies: ["Inference", "Adapters", "Tensor", "Quantization", "Tokenization", "GGUFFormat", "LocoSupport"],
             exclude: ["README.md"]
         ),
         .target(

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -20,6 +21,29 @@ public enum PeakMemory {
         getrusage(RUSAGE_SELF, &usage)
         return Int(usage.ru_maxrss)  // bytes on Darwin
         #endif
+    }
+
+    /// Starts a new high-water mark at the current resident size (Linux: writes 5 to
+    /// /proc/self/clear_refs), so that ``residentBytesSinceReset()`` measures one stretch of work
+    /// in a process that did others before. False where that is not possible.
+    @discardableResult
+    public static func reset() -> Bool {
+        #if os(Linux)
+        guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? handle.close() }
+        return (try? handle.write(contentsOf: Data("5".utf8))) != nil
+        #else
+        return false
+        #endif
+    }
+
+    /// The peak resident size since the last ``reset()`` (Linux's `VmHWM`), in bytes; nil where
+    /// /proc is not there.
+    public static func residentBytesSinceReset() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return nil }
+        return kilobytes * 1024
     }
 }
 

@@ -7,7 +7,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Score a model (with or without adapters) on an evaluation set.",
-        subcommands: [SuiteCommand.self, Compare.self, Import.self, Math.self, PerplexityCommand.self, Divergence.self]
+        subcommands: [SuiteCommand.self, Compare.self, Sweep.self, Import.self, Math.self, PerplexityCommand.self, Divergence.self]
     )
 
     struct Math: ParsableCommand {
@@ -348,6 +348,87 @@ struct EvalCommand: ParsableCommand {
                 throw fail(error)
             }
             if requirePass && !comparison.passed { throw ExitCode(3) }
+        }
+    }
+
+    struct Sweep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Bang per bit: quantize a model to several types and measure each: suite scores (with and without an adapter), perplexity and KL divergence, speed, memory and energy per token.",
+            discussion: """
+                Each type is made from --model with the SDK's quantizer (a quantized source is requantized, \
+                and the report says so) and kept in DIR/models/; suite runs are resumable in DIR/runs/. \
+                DIR/results.json and DIR/report.md are written at the end. Energy is measured from RAPL \
+                where it can be read, else estimated from CPU-seconds x --watts-per-core, and labelled.
+                """)
+
+        @Option(help: "The GGUF model every variant is made from, or a name in the model store. Default: the default model.")
+        var model: String?
+
+        @Option(help: "The file types, comma-separated (e.g. Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q3_K_M,Q2_K).")
+        var quants: String
+
+        @Option(name: .customLong("suite"), parsing: .singleValue, help: "A suite (JSONL); repeatable.")
+        var suites: [String] = []
+
+        @Option(help: "A LoRA adapter (GGUF file, PEFT folder or registry name) scored on every variant beside the base.")
+        var adapter: String?
+
+        @Option(help: "A text file for perplexity and KL divergence against the source.")
+        var text: String?
+
+        @Option(help: "Tokens per perplexity chunk.")
+        var ctx = 512
+
+        @Option(help: "The folder for the variants, the runs, results.json and report.md (a sweep there continues).")
+        var out: String
+
+        @Option(help: "Tokens to generate at most per item.")
+        var maxTokens = 256
+
+        @Option(help: "Generation items decoded together.")
+        var batch = 16
+
+        @Option(help: "Compute threads (default: all cores).")
+        var threads: Int?
+
+        @Option(help: "Watts one busy core draws, for the energy estimate where RAPL cannot be read.")
+        var wattsPerCore = EnergyMeter.defaultWattsPerCore
+
+        @Flag(help: "Print results.json's object instead of the report.")
+        var json = false
+
+        func validate() throws {
+            for name in quants.split(separator: ",") where QuantizationFileType(name: String(name)) == nil {
+                throw ValidationError("unknown file type '\(name)'; expected some of \(QuantizationFileType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard !quants.isEmpty else { throw ValidationError("--quants names no type") }
+            guard ctx >= 8, maxTokens >= 1, batch >= 1, wattsPerCore > 0 else { throw ValidationError("--ctx, --max-tokens, --batch and --watts-per-core must be positive") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        }
+
+        func run() throws {
+            do {
+                let source = try ModelStore().resolve(model)
+                var configuration = QuantizationSweep.Configuration(source: source, types: quants.split(separator: ",").map { QuantizationFileType(name: String($0))! })
+                configuration.suites = try suites.map { try EvaluationSuite(contentsOf: $0) }
+                configuration.adapter = try adapter.map { try AdapterRegistry().resolve($0) }
+                if let text {
+                    let bytes = try FileSystem.read(text, limit: 1 << 30)
+                    guard let string = String(validating: bytes, as: UTF8.self) else { throw Perplexity.Failure("\(text) is not UTF-8 text") }
+                    configuration.text = string
+                }
+                configuration.context = ctx
+                configuration.maxTokens = maxTokens
+                configuration.batch = batch
+                configuration.threads = threads
+                configuration.wattsPerCore = wattsPerCore
+                let report = try QuantizationSweep(configuration).run(folder: out) { line in
+                    FileHandle.standardError.write(Data("loco: \(line)\n".utf8))
+                }
+                print(json ? try report.jsonText() : report.markdown(), terminator: json ? "\n" : "")
+            } catch {
+                throw fail(error)
+            }
         }
     }
 
