@@ -178,4 +178,58 @@ import Testing
         #expect(missing.status == 1 && missing.stderr.contains("none.gguf"), "\(missing.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/missing/mc"))
     }
+
+    /// `loco eval sweep` end to end on one requantization: the variant file has the type asked
+    /// for, its KL divergence is what `loco eval kld` gives for the same file, the source's is
+    /// 0, the report says the variants are requantized and how energy was obtained, the charts
+    /// are there, and a second sweep on the folder reuses the file and the runs.
+    @Test func sweepMeasuresARequantization() throws {
+        guard Self.available, let model = Peers.defaultModel else { return }
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let mc = dir + "/mc.jsonl"
+        let lines = try String(contentsOfFile: Repository.path("Data/eval/general-mc.jsonl"), encoding: .utf8).split(separator: "\n")
+        try (lines.prefix(3).joined(separator: "\n") + "\n").write(toFile: mc, atomically: true, encoding: .utf8)
+        let text = dir + "/text.txt"
+        try String(try String(contentsOfFile: Repository.path("Documentation/Training.md"), encoding: .utf8).prefix(3000))
+            .write(toFile: text, atomically: true, encoding: .utf8)
+        let arguments = ["eval", "sweep", "--model", model, "--quants", "Q8_0", "--suite", mc, "--text", text, "--ctx", "64",
+                         "--max-tokens", "8", "--out", dir + "/sweep", "--json"]
+        let swept = try run(Self.releaseLoco, arguments)
+        try #require(swept.status == 0, "\(swept.stderr)")
+        let json = try JSONSerialization.jsonObject(with: swept.stdout) as! [String: Any]
+        let variants = json["variants"] as! [[String: Any]]
+        try #require(variants.count == 2)
+        #expect(variants.map { $0["type"] as? String } == ["Q4_1", "Q8_0"])
+        #expect(variants[0]["is_source"] as? Bool == true && variants[0]["mean_kld"] as? Double == 0)
+        #expect(variants[1]["requantized_from"] as? String == "Q4_1")
+        let q8 = variants[1]["path"] as! String
+        let inspected = try run(Self.releaseLoco, ["inspect", q8, "--json"])
+        #expect(inspected.status == 0 && String(decoding: inspected.stdout, as: UTF8.self).contains("Q8_0"))
+
+        let kld = try run(Self.releaseLoco, ["eval", "kld", "--model", q8, "--reference", model, "--text", text, "--ctx", "64", "--json"])
+        try #require(kld.status == 0, "\(kld.stderr)")
+        let alone = try JSONSerialization.jsonObject(with: kld.stdout) as! [String: Any]
+        #expect(abs((alone["mean_kld"] as! Double) - (variants[1]["mean_kld"] as! Double)) < 1e-9)
+        #expect(abs((alone["top1_agreement"] as! Double) - (variants[1]["top1_agreement"] as! Double)) < 1e-12)
+        for variant in variants {
+            let energy = variant["energy"] as! [String: Any]
+            #expect(["measured", "estimated"].contains(energy["method"] as? String ?? ""))
+            #expect((variant["joules_per_token"] as? Double ?? 0) > 0 && (variant["decode_tokens_per_second"] as? Double ?? 0) > 0)
+            #expect((variant["peak_rss_bytes"] as? Int ?? 0) > 50_000_000)
+        }
+        let report = try String(contentsOfFile: dir + "/sweep/report.md", encoding: .utf8)
+        #expect(report.contains("requantization of the Q4_1 source"))
+        #expect(report.contains("energy: measured") || report.contains("energy: **estimated**"))
+        for chart in ["score-vs-size-mc", "score-vs-bpw-mc", "speed-vs-size", "kld-vs-bpw"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/sweep/charts/\(chart).svg"), "\(chart)")
+        }
+
+        let again = try run(Self.releaseLoco, arguments)
+        try #require(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("Q8_0: reusing"))
+        let second = try JSONSerialization.jsonObject(with: again.stdout) as! [String: Any]
+        let scores = { (v: [[String: Any]]) in v.map { NSArray(array: $0["scores"] as! [Any]) } }
+        #expect(scores(second["variants"] as! [[String: Any]]) == scores(variants))
+    }
 }
