@@ -92,13 +92,24 @@ public struct AdapterRegistry: Sendable {
     }
 
     /// `nameOrPath` when a file or folder of that path exists; otherwise the adapter of the
-    /// registry entry of that name.
+    /// registry entry of that name. A folder that cannot be an adapter (no `adapter_config.json`:
+    /// `loco data math --out math` writes one called math) does not hide the entry of its name.
     public func resolve(_ nameOrPath: String) throws(RegistryError) -> String {
-        if FileSystem.exists(nameOrPath) { return nameOrPath }
+        if FileSystem.exists(nameOrPath) {
+            if !Self.couldBeAdapter(nameOrPath), AdapterRegistry.isValidName(nameOrPath), let path = try? adapterPath(named: nameOrPath) {
+                return path
+            }
+            return nameOrPath
+        }
         guard AdapterRegistry.isValidName(nameOrPath) else {
             throw RegistryError(.notFound(nameOrPath), path: folder)
         }
         return try adapterPath(named: nameOrPath)
+    }
+
+    /// Whether an existing `path` could be an adapter: a file, or a folder with `adapter_config.json`.
+    static func couldBeAdapter(_ path: String) -> Bool {
+        !FileSystem.isDirectory(path) || FileSystem.exists(path + "/adapter_config.json")
     }
 
     /// The manifest and the loaded adapter of `name`, checked against each other: the manifest is

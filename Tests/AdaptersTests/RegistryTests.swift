@@ -163,6 +163,11 @@ import Testing
         #expect(try registry.resolve("llama-gguf") == entry + "/adapter.gguf")
         #expect(try registry.resolve("llama-peft") == registry.folder + "/llama-peft/peft")
         #expect(try registry.resolve(fixture.gguf) == fixture.gguf)
+        // A folder of an entry's name that is not an adapter (a data folder in the working
+        // directory) does not hide the entry; a file or a PEFT folder does.
+        #expect(AdapterRegistry.couldBeAdapter(fixture.gguf))
+        #expect(AdapterRegistry.couldBeAdapter(fixture.peft("f32")))
+        #expect(!AdapterRegistry.couldBeAdapter(registry.folder))
         expectRegistryError({ _ = try registry.resolve("nope") }) { $0 == .notFound("nope") }
         expectRegistryError({ _ = try registry.resolve("../nope") }) { $0 == .notFound("../nope") }
 
