@@ -93,6 +93,7 @@ public struct QuantizationSweep {
             let fileBytes = (try? FileManager.default.attributesOfItem(atPath: entry.path)[.size] as? Int) ?? tensorBytes
             var variant = SweepVariant(type: entry.type, isSource: entry.isSource, requantizedFrom: entry.isSource ? nil : sourceType,
                                        path: entry.path, fileBytes: fileBytes, bitsPerWeight: 8 * Double(tensorBytes) / Double(max(1, elements)))
+            variant.tensorTypes = SweepVariant.tensorTypes(of: file)
 
             // Suites: the bare base, then with the adapter.
             let adapters = try adapterFile.map { try AdapterSet(model: model, adapters: [($0, 1)]) }
@@ -200,6 +201,10 @@ public struct SweepVariant: Sendable, Codable, Equatable {
     public var fileBytes: Int
     /// Tensor bytes x 8 over the tensors' elements: every tensor, embeddings and norms included.
     public var bitsPerWeight: Double
+    /// What the file holds: each tensor type with its tensor count and share of the tensor
+    /// bytes, largest share first. A recipe's name can overstate it: k-quants need rows that are
+    /// a multiple of 256 and fall back to other types where they are not.
+    public var tensorTypes: [TensorTypeShare] = []
     public var scores: [SuiteScore] = []
     public var perplexity: Double?
     /// Against the source (0 for the source itself).
@@ -212,6 +217,28 @@ public struct SweepVariant: Sendable, Codable, Equatable {
     public var peakRSSBytes: Int = 0
     public var energy: EnergyMeter.Reading?
     public var joulesPerToken: Double?
+
+    public struct TensorTypeShare: Sendable, Codable, Equatable {
+        public var type: String
+        public var tensors: Int
+        /// Share of the file's tensor bytes, in [0, 1].
+        public var share: Double
+
+        public init(type: String, tensors: Int, share: Double) {
+            self.type = type
+            self.tensors = tensors
+            self.share = share
+        }
+    }
+
+    /// The tensor types of `file`, largest share of bytes first.
+    public static func tensorTypes(of file: GGUFFile) -> [TensorTypeShare] {
+        var counts: [String: (tensors: Int, bytes: Int)] = [:]
+        for tensor in file.tensors { counts[tensor.type.name, default: (0, 0)].tensors += 1; counts[tensor.type.name, default: (0, 0)].bytes += tensor.byteCount }
+        let total = max(1, counts.values.reduce(0) { $0 + $1.bytes })
+        return counts.map { TensorTypeShare(type: $0.key, tensors: $0.value.tensors, share: Double($0.value.bytes) / Double(total)) }
+            .sorted { ($0.share, $1.type) > ($1.share, $0.type) }
+    }
 
     public init(type: String, isSource: Bool, requantizedFrom: String?, path: String, fileBytes: Int, bitsPerWeight: Double) {
         self.type = type
@@ -226,6 +253,7 @@ public struct SweepVariant: Sendable, Codable, Equatable {
         case type, path, scores, perplexity, energy
         case isSource = "is_source"
         case requantizedFrom = "requantized_from"
+        case tensorTypes = "tensor_types"
         case fileBytes = "file_bytes"
         case bitsPerWeight = "bits_per_weight"
         case meanKLD = "mean_kld"
@@ -311,7 +339,7 @@ public struct SweepReport: Sendable, Codable, Equatable {
             header += " PPL | mean KLD | KLD p99 | top-1 |"
             rule += "---:|---:|---:|---:|"
         }
-        header += " prefill tok/s | decode tok/s | peak RSS MB | J/token |"
+        header += " prefill tok/s | decode tok/s | process peak RSS MB | J/token |"
         rule += "---:|---:|---:|---:|"
         lines += [header, rule]
         for v in variants {
@@ -330,6 +358,13 @@ public struct SweepReport: Sendable, Codable, Equatable {
             row += String(format: " %.1f | %.1f | %.0f | ", v.prefillTokensPerSecond, v.decodeTokensPerSecond, Double(v.peakRSSBytes) / 1e6)
                 + (v.joulesPerToken.map { String(format: "%.4f", $0) } ?? "-") + " |"
             lines.append(row)
+        }
+        lines += ["", "Process peak RSS: the sweep process's high-water mark during the variant's speed probe, with the "
+                  + "source kept mapped for KL divergence; more than the variant alone needs (`loco bench` measures that).", "",
+                  "## What each file holds", "", "| type | tensor types (count, share of tensor bytes) |", "|---|---|"]
+        for v in variants {
+            lines.append("| \(v.type) | " + v.tensorTypes.map { "\($0.type) x\($0.tensors) (\(String(format: "%.0f", 100 * $0.share))%)" }
+                .joined(separator: ", ") + " |")
         }
         let charts = charts().map(\.name)
         if !charts.isEmpty {

@@ -46,6 +46,7 @@ import Testing
             var v = SweepVariant(type: type, isSource: source, requantizedFrom: source ? nil : "Q4_1", path: "/m/\(type).gguf",
                                  fileBytes: bytes, bitsPerWeight: bpw)
             v.scores = [.init(suite: "math", total: 100, base: base, adapter: adapter)]
+            v.tensorTypes = [.init(type: type == "Q4_K_M" ? "Q5_0" : type, tensors: 166, share: 0.6), .init(type: "Q8_0", tensors: 15, share: 0.4)]
             v.perplexity = 20
             v.meanKLD = kld
             v.decodeTokensPerSecond = 100
@@ -67,6 +68,7 @@ import Testing
         #expect(text.contains("requantization of the Q4_1 source"))
         #expect(text.contains("**estimated**") && text.contains("7.5 W per busy core"))
         #expect(text.contains("| Q4_1 (source) | 0.098 | 5.70 | 4.0% | 55.0% |"))
+        #expect(text.contains("| Q4_K_M | Q5_0 x166 (60%), Q8_0 x15 (40%) |"))
         let charts = Self.report.charts()
         #expect(charts.map(\.name) == ["score-vs-size-math", "score-vs-bpw-math", "speed-vs-size", "kld-vs-bpw"])
         let svg = charts[0].chart.svg()

@@ -203,6 +203,8 @@ import Testing
         #expect(variants.map { $0["type"] as? String } == ["Q4_1", "Q8_0"])
         #expect(variants[0]["is_source"] as? Bool == true && variants[0]["mean_kld"] as? Double == 0)
         #expect(variants[1]["requantized_from"] as? String == "Q4_1")
+        let types = (variants[1]["tensor_types"] as! [[String: Any]]).map { $0["type"] as! String }
+        #expect(Set(types) == ["Q8_0", "F32"] && types.first == "Q8_0")
         let q8 = variants[1]["path"] as! String
         let inspected = try run(Self.releaseLoco, ["inspect", q8, "--json"])
         #expect(inspected.status == 0 && String(decoding: inspected.stdout, as: UTF8.self).contains("Q8_0"))
