@@ -66,12 +66,12 @@ public struct EnergyMeter: Sendable {
     }
 
     public func start() -> Mark {
-        Mark(microjoules: counters.compactMap(Self.read), cpuSeconds: Self.processCPUSeconds())
+        Mark(microjoules: counters.compactMap(Self.read), cpuSeconds: PeakMemory.cpuSeconds())
     }
 
     /// What was used since `mark`.
     public func stop(_ mark: Mark) -> Reading {
-        let cpu = Self.processCPUSeconds() - mark.cpuSeconds
+        let cpu = PeakMemory.cpuSeconds() - mark.cpuSeconds
         let now = counters.compactMap(Self.read)
         if !counters.isEmpty, now.count == mark.microjoules.count {
             // A counter wraps at max_energy_range_uj; a wrapped one reads lower than before.
@@ -92,17 +92,5 @@ public struct EnergyMeter: Sendable {
     static func read(_ path: String) -> UInt64? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         return UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
-    /// User plus system CPU time of this process, every thread.
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        #endif
-        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }

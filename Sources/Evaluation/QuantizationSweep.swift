@@ -54,7 +54,7 @@ public struct QuantizationSweep {
     /// Runs the sweep into `folder` (created if missing); `progress` gets a line per step.
     public func run(folder: String, progress: (String) -> Void = { _ in }) throws -> SweepReport {
         let c = configuration
-        try FileManager.default.createDirectory(atPath: folder + "/models", withIntermediateDirectories: true)
+        try FileSystem.makeAll(folder + "/models")
         let sourceFile = try GGUFFile(contentsOf: c.source)
         let sourceModel = try Model(file: sourceFile)
         let tokenizer = try Tokenizer(gguf: sourceFile)
@@ -107,11 +107,9 @@ public struct QuantizationSweep {
                     runner.batchSize = c.batch
                     runner.pool = pool
                     runner.adapterFor = { _ in (label == "base" ? nil : c.adapter, set) }
-                    let runFolder = "\(folder)/runs/\(entry.type)/\(suite.name)/\(label)"
-                    try FileManager.default.createDirectory(atPath: runFolder, withIntermediateDirectories: true)
-                    let identity = SuiteRun.Identity(suiteSHA256: suite.sha256, model: entry.path, adapter: label == "base" ? nil : c.adapter,
-                                                     maxTokens: c.maxTokens, numerics: "fast", batch: c.batch)
-                    let report = try runner.run(suite, identity: identity, folder: runFolder)
+                    let runFolder = "\(folder)/runs/\(entry.type)/\(suite.name)/\(label)"  // the run's journal makes it
+                    let report = try runner.run(suite, identity: runner.identity(for: suite, model: entry.path, adapter: label == "base" ? nil : c.adapter),
+                                                folder: runFolder)
                     if label == "base" { score.base = report.score } else { score.adapter = report.score }
                 }
                 variant.scores.append(score)
@@ -160,7 +158,7 @@ public struct QuantizationSweep {
                                  threads: pool.threadCount, adapter: c.adapter, suites: c.suites.map(\.name),
                                  context: c.text == nil ? nil : c.context, maxTokens: c.maxTokens, variants: variants)
         try AtomicFile.write(Array(try report.jsonText().utf8) + [0x0A], to: folder + "/results.json")
-        try FileManager.default.createDirectory(atPath: folder + "/charts", withIntermediateDirectories: true)
+        try FileSystem.makeAll(folder + "/charts")
         for (name, chart) in report.charts() {
             try AtomicFile.write(Array(chart.svg().utf8), to: "\(folder)/charts/\(name).svg")
         }

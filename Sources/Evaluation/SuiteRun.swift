@@ -228,6 +228,12 @@ public struct SuiteRun {
         }
     }
 
+    /// The identity of a run of `suite` by this runner on the model at `model` with the adapter
+    /// setting `adapter`: its token limit, numerics and batch size are the runner's.
+    public func identity(for suite: EvaluationSuite, model: String, adapter: String?) -> Identity {
+        Identity(suiteSHA256: suite.sha256, model: model, adapter: adapter, maxTokens: maxTokens, numerics: numerics.flagName, batch: batchSize)
+    }
+
     /// Scores every item of `suite` (those not in `folder`'s journal already), calling
     /// `progress(done, total)` after each.
     public func run(_ suite: EvaluationSuite, identity: Identity, folder: String? = nil,

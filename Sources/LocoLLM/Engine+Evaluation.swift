@@ -97,9 +97,8 @@ extension Engine {
         runner.batchSize = options.batch
         runner.pool = pool
         runner.adapterFor = prepared.adapterFor
-        let identity = SuiteRun.Identity(suiteSHA256: suite.sha256, model: modelPath, adapter: prepared.label, maxTokens: options.maxTokens,
-                                         numerics: numerics == .llamaCpp ? "llama-cpp" : "fast", batch: options.batch)
-        return try runner.run(suite, identity: identity, folder: folder, progress: progress)
+        return try runner.run(suite, identity: runner.identity(for: suite, model: modelPath, adapter: prepared.label), folder: folder,
+                              progress: progress)
     }
 
     /// Every suite under every setting, the base first (added when `settings` lacks it), and the
@@ -111,21 +110,21 @@ extension Engine {
     public func compare(_ suites: [EvaluationSuite], settings: [AdapterSetting], options: EvaluationOptions = EvaluationOptions(),
                         thresholdPoints: Double = 5, folder: String? = nil,
                         progress: (String, String, Int, Int) -> Void = { _, _, _, _ in }) throws -> SuiteComparison {
-        let all = [AdapterSetting.base] + settings.filter { $0.label != nil }
-        var labels: [String] = []
-        for setting in all where !labels.contains(setting.label ?? SuiteComparison.baseLabel) {
-            labels.append(setting.label ?? SuiteComparison.baseLabel)
+        var chosen: [(label: String, setting: AdapterSetting)] = []
+        for setting in [.base] + settings {
+            let label = setting.label ?? SuiteComparison.baseLabel
+            if !chosen.contains(where: { $0.label == label }) { chosen.append((label, setting)) }
         }
+        let labels = chosen.map(\.label)
         // Every adapter read and the router fitted before the first item: a wrong name fails now.
-        let unique = try labels.map { label in try prepare(all.first { ($0.label ?? SuiteComparison.baseLabel) == label }!) }
+        let unique = try chosen.map { try prepare($0.setting) }
         let suiteFolders = Self.folderNames(suites.map(\.name))
         let settingFolders = Self.folderNames(labels)
         var reports: [[SuiteReport]] = []
         for (s, suite) in suites.enumerated() {
             var row: [SuiteReport] = []
             for (k, setting) in unique.enumerated() {
-                let runFolder = folder.map { "\($0)/\(suiteFolders[s])/\(settingFolders[k])" }
-                if let runFolder { try FileManager.default.createDirectory(atPath: runFolder, withIntermediateDirectories: true) }
+                let runFolder = folder.map { "\($0)/\(suiteFolders[s])/\(settingFolders[k])" }  // the run's journal makes it
                 row.append(try evaluate(suite, prepared: setting, options: options, folder: runFolder) { done, total in
                     progress(suite.name, labels[k], done, total)
                 })
@@ -134,6 +133,7 @@ extension Engine {
         }
         let comparison = SuiteComparison(reports: reports, settings: labels, thresholdPoints: thresholdPoints)
         if let folder {
+            try FileSystem.makeAll(folder)
             try AtomicFile.write(Array(try comparison.jsonText().utf8) + [0x0A], to: folder + "/comparison.json")
             try AtomicFile.write(Array(comparison.markdown().utf8), to: folder + "/comparison.md")
         }

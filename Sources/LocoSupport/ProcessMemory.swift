@@ -13,14 +13,28 @@ public enum PeakMemory {
     /// The process's peak resident set size so far, in bytes (`getrusage`'s `ru_maxrss`: the
     /// same high-water mark Linux shows as `VmHWM` in /proc/self/status).
     public static func residentBytes() -> Int {
+        #if os(Linux)
+        return Int(processUsage().ru_maxrss) * 1024  // kilobytes on Linux
+        #else
+        return Int(processUsage().ru_maxrss)  // bytes on Darwin
+        #endif
+    }
+
+    /// User plus system CPU time of this process so far, every thread, in seconds.
+    public static func cpuSeconds() -> Double {
+        let usage = processUsage()
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    static func processUsage() -> rusage {
         var usage = rusage()
         #if os(Linux)
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Int(usage.ru_maxrss) * 1024  // kilobytes on Linux
         #else
         getrusage(RUSAGE_SELF, &usage)
-        return Int(usage.ru_maxrss)  // bytes on Darwin
         #endif
+        return usage
     }
 
     /// Starts a new high-water mark at the current resident size (Linux: writes 5 to

@@ -24,6 +24,15 @@ public enum Numerics: String, Sendable, CaseIterable {
     /// close to llama.cpp, not identical. Not reproduced: TQ1_0/TQ2_0, Q2_K in AVX2's order, F16 GEMM.
     case llamaCpp
 
+    /// The name `--numerics` takes on the command line: "fast" or "llama-cpp".
+    public var flagName: String { self == .llamaCpp ? "llama-cpp" : "fast" }
+
+    /// The numerics `--numerics NAME` names, nil for any other name.
+    public init?(flagName: String) {
+        guard let found = Self.allCases.first(where: { $0.flagName == flagName }) else { return nil }
+        self = found
+    }
+
     /// The CKernels feature mask the dot products run under: ggml's dot products accumulate in
     /// the 8-lane order of the AVX2 variants.
     var kernelFeatures: UInt32 {

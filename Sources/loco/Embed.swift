@@ -36,13 +36,7 @@ struct Embed: ParsableCommand {
     @Option(help: "Threads to use (default: all cores).")
     var threads: Int?
 
-    private var numericsMode: Numerics? {
-        switch numerics {
-        case "fast": .fast
-        case "llama-cpp": .llamaCpp
-        default: nil
-        }
-    }
+    private var numericsMode: Numerics? { Numerics(flagName: numerics) }
 
     func validate() throws {
         guard (tokens == nil) != (prompt == nil) else { throw ValidationError("give exactly one of --prompt and --tokens") }

@@ -111,11 +111,11 @@ struct EvalCommand: ParsableCommand {
         @Flag(help: "Print one JSON object.")
         var json = false
 
-        var numericsMode: Numerics { numerics == "llama-cpp" ? .llamaCpp : .fast }
+        var numericsMode: Numerics { Numerics(flagName: numerics) ?? .fast }
 
         func validate() throws {
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-            guard ["fast", "llama-cpp"].contains(numerics) else { throw ValidationError("--numerics must be fast or llama-cpp") }
+            guard Numerics(flagName: numerics) != nil else { throw ValidationError("--numerics must be fast or llama-cpp") }
         }
 
         func load(_ name: String?) throws -> (model: Model, tokenizer: Tokenizer) {
@@ -279,14 +279,14 @@ struct EvalCommand: ParsableCommand {
         var numerics: String = "fast"
 
         func validate() throws {
-            guard ["fast", "llama-cpp"].contains(numerics) else { throw ValidationError("--numerics must be fast or llama-cpp") }
+            guard Numerics(flagName: numerics) != nil else { throw ValidationError("--numerics must be fast or llama-cpp") }
             guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         }
 
         func engine() throws -> Engine {
-            try Engine(model: model, threads: threads, contextLength: 4096, numerics: numerics == "llama-cpp" ? .llamaCpp : .fast)
+            try Engine(model: model, threads: threads, contextLength: 4096, numerics: Numerics(flagName: numerics) ?? .fast)
         }
 
         var evaluation: EvaluationOptions { EvaluationOptions(maxTokens: maxTokens, batch: batch) }
@@ -339,7 +339,6 @@ struct EvalCommand: ParsableCommand {
                 let settings: [AdapterSetting] = adapters.map {
                     $0 == AdapterArguments.auto ? .routed : .adapters($0.split(separator: "+").map(String.init))
                 }
-                if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
                 comparison = try engine.compare(loaded, settings: settings, options: options.evaluation, thresholdPoints: threshold, folder: out) { suite, setting, done, total in
                     FileHandle.standardError.write(Data("\r\(suite) \(setting) \(SuiteCommand.bar(done, total)) \(done)/\(total)\(done == total ? "\n" : "")".utf8))
                 }

@@ -46,13 +46,7 @@ struct LogitsCommand: ParsableCommand {
     @Flag(help: "Run the tokens one at a time (decode steps) instead of one batched prefill.")
     var decode = false
 
-    private var numericsMode: Numerics? {
-        switch numerics {
-        case "fast": .fast
-        case "llama-cpp": .llamaCpp
-        default: nil
-        }
-    }
+    private var numericsMode: Numerics? { Numerics(flagName: numerics) }
 
     func validate() throws {
         try adapters.refuseAuto("logits")

@@ -51,13 +51,7 @@ struct GenerationArguments: ParsableArguments {
     @Option(help: "fast, or llama-cpp (llama.cpp's float order: slower, for comparing with llama.cpp).")
     var numerics: String = "fast"
 
-    private var numericsMode: Numerics? {
-        switch numerics {
-        case "fast": .fast
-        case "llama-cpp": .llamaCpp
-        default: nil
-        }
-    }
+    private var numericsMode: Numerics? { Numerics(flagName: numerics) }
 
     func validate() throws {
         guard numericsMode != nil else { throw ValidationError("--numerics must be fast or llama-cpp") }
