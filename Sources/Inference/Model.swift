@@ -21,6 +21,10 @@ public final class Model: Sendable {
     package let outputNorm: [Float]
     package let output: WeightMatrix
     package let rotaryEmbedding: RotaryEmbedding
+    /// The RoPE of sliding-window blocks when it differs (gemma3), else nil.
+    package let localRotaryEmbedding: RotaryEmbedding?
+    /// What each looked-up embedding row is multiplied by (gemma3: sqrt(width)), else nil.
+    package let embeddingScale: Float?
 
     /// Maps and loads the model at `path`.
     public convenience init(contentsOf path: String) throws {
@@ -41,6 +45,7 @@ public final class Model: Sendable {
         let architecture: any Architecture.Type = switch configuration.architecture {
         case .llama: Llama.self
         case .qwen3: Qwen3.self
+        case .gemma3: Gemma3.self
         }
         let weights = WeightLoader(file: file)
         let width = configuration.embeddingLength
@@ -57,6 +62,8 @@ public final class Model: Sendable {
         output = weights.has("output.weight")
             ? try weights.matrix("output.weight", columns: width, rows: vocabularySize) : embedding
         rotaryEmbedding = try architecture.rotaryEmbedding(configuration, weights)
+        localRotaryEmbedding = try architecture.localRotaryEmbedding(configuration, weights)
+        embeddingScale = architecture.embeddingScale(configuration)
         layers = try (0..<configuration.blockCount).map { try architecture.layer($0, configuration, weights) }
         try weights.checkAllUsed(architecture: configuration.architecture.rawValue)
         self.configuration = configuration
@@ -78,5 +85,14 @@ public final class Model: Sendable {
 /// What an architecture file says: how positions are encoded and which tensors make a block.
 protocol Architecture {
     static func rotaryEmbedding(_ c: ModelConfiguration, _ weights: WeightLoader) throws -> RotaryEmbedding
+    /// The RoPE of sliding-window blocks, when they have their own (default none).
+    static func localRotaryEmbedding(_ c: ModelConfiguration, _ weights: WeightLoader) throws -> RotaryEmbedding?
+    /// A factor on every embedding row looked up (default none).
+    static func embeddingScale(_ c: ModelConfiguration) -> Float?
     static func layer(_ index: Int, _ c: ModelConfiguration, _ weights: WeightLoader) throws -> DecoderLayer
+}
+
+extension Architecture {
+    static func localRotaryEmbedding(_ c: ModelConfiguration, _ weights: WeightLoader) throws -> RotaryEmbedding? { nil }
+    static func embeddingScale(_ c: ModelConfiguration) -> Float? { nil }
 }

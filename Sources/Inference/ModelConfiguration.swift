@@ -11,6 +11,9 @@ public struct ModelConfiguration: Sendable, Equatable {
         case llama
         /// Qwen3 (dense): as llama plus per-head RMSNorm of Q and K before NEOX RoPE.
         case qwen3
+        /// Gemma 3 (text): as qwen3 plus scaled embeddings, norms after attention and after the
+        /// feed-forward layer, GeGLU, and sliding-window layers with their own RoPE base.
+        case gemma3
     }
 
     public var architecture: Architecture
@@ -29,6 +32,17 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var rmsEpsilon: Float
     /// Positions the model was trained for; the KV cache holds at most this many.
     public var contextLength: Int
+    /// Positions a query of a sliding-window layer sees: itself and the `slidingWindow - 1`
+    /// before it (`attention.sliding_window`); nil when every layer sees the whole context.
+    public var slidingWindow: Int?
+    /// Which blocks use the sliding window (the others attend globally); all false without one.
+    public var slidingWindowLayers: [Bool]
+    /// The RoPE base of sliding-window layers (`rope.freq_base_swa`, llama.cpp's default 10000).
+    public var localRopeFrequencyBase: Float
+    /// What queries are multiplied by before the scores (1 / sqrt(head dimension) by default).
+    public var attentionScale: Float
+    /// `final_logit_softcapping`: logits become `cap * tanh(logit / cap)`; nil for none.
+    public var finalLogitSoftcap: Float?
 
     /// Reads and checks the hyper-parameters in `metadata`.
     public init(metadata: GGUFMetadata) throws {
@@ -55,6 +69,14 @@ public struct ModelConfiguration: Sendable, Equatable {
         rmsEpsilon = try keys.float("attention.layer_norm_rms_epsilon", default: nil)
         contextLength = try keys.count("context_length")
         ropeFrequencyScale = try keys.ropeFrequencyScale()
+        slidingWindow = nil
+        slidingWindowLayers = Array(repeating: false, count: blockCount)
+        localRopeFrequencyBase = ropeFrequencyBase
+        attentionScale = 1 / Float(headDimension).squareRoot()
+        finalLogitSoftcap = nil
+        if architecture == .gemma3 {
+            try readGemma3(keys, metadata: metadata)
+        }
 
         guard headCount % kvHeadCount == 0 else {
             throw ModelError(.inconsistent("\(name).attention.head_count \(headCount) is not a multiple of \(name).attention.head_count_kv \(kvHeadCount)"))
@@ -70,6 +92,50 @@ public struct ModelConfiguration: Sendable, Equatable {
         }
         guard rmsEpsilon >= 0, rmsEpsilon.isFinite else {
             throw ModelError(.invalidValue(key: "\(name).attention.layer_norm_rms_epsilon", value: "\(rmsEpsilon)", expected: "a non-negative number"))
+        }
+    }
+
+    /// llama.cpp's reading of Gemma 3 (`llama_model_gemma3::load_arch_hparams`): a sliding window
+    /// on five of every six blocks (`attention.sliding_window_pattern`, a period or a per-block
+    /// array of booleans), local RoPE base 10000 unless `rope.freq_base_swa` says otherwise, queries
+    /// scaled by 1 / sqrt(head dimension) (1 / sqrt(width / heads) for the 62-block 27B).
+    private mutating func readGemma3(_ keys: Keys, metadata: GGUFMetadata) throws {
+        let name = architecture.rawValue
+        if metadata.contains("\(name).attention.sliding_window") {
+            let window = try keys.count("attention.sliding_window")
+            slidingWindow = window
+            localRopeFrequencyBase = try keys.float("rope.freq_base_swa", default: 10000)
+            let patternKey = "\(name).attention.sliding_window_pattern"
+            switch metadata[patternKey] {
+            case .array(let array)?:
+                guard array.count >= blockCount else {
+                    throw ModelError(.invalidValue(key: patternKey, value: "\(array.count) entries", expected: "one per block (\(blockCount))"))
+                }
+                slidingWindowLayers = try array.values.prefix(blockCount).map {
+                    guard case .bool(let b) = $0 else {
+                        throw ModelError(.invalidValue(key: patternKey, value: "\($0)", expected: "an array of BOOL"))
+                    }
+                    return b
+                }
+            default:
+                let period = try keys.count("attention.sliding_window_pattern", default: 6)
+                slidingWindowLayers = (0..<blockCount).map { $0 % period < period - 1 }
+            }
+            guard localRopeFrequencyBase > 0, localRopeFrequencyBase.isFinite else {
+                throw ModelError(.invalidValue(key: "\(name).rope.freq_base_swa", value: "\(localRopeFrequencyBase)", expected: "a positive number"))
+            }
+        }
+        if blockCount == 62 {
+            attentionScale = 1 / Float(embeddingLength / headCount).squareRoot()
+        }
+        if metadata.contains("\(name).final_logit_softcapping") {
+            let cap = try keys.float("final_logit_softcapping", default: nil)
+            if cap != 0 {
+                guard cap > 0, cap.isFinite else {
+                    throw ModelError(.invalidValue(key: "\(name).final_logit_softcapping", value: "\(cap)", expected: "a positive number"))
+                }
+                finalLogitSoftcap = cap
+            }
         }
     }
 

@@ -10,6 +10,6 @@ enum Qwen3: Architecture {
     }
 
     static func layer(_ index: Int, _ c: ModelConfiguration, _ weights: WeightLoader) throws -> DecoderLayer {
-        try DecoderLayer(index: index, configuration: c, weights: weights, queryKeyNorms: true)
+        try DecoderLayer(index: index, configuration: c, weights: weights, options: .init(queryKeyNorms: true))
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// One conversation with a ``Model``: its own KV cache and scratch memory. Tokens go in through
@@ -185,15 +186,25 @@ public final class Session {
         let hidden = state.hidden.pointer
         for (t, token) in tokens.enumerated() {
             model.embedding.row(token, into: hidden + t * c.embeddingLength)
-            model.rotaryEmbedding.angles(position: start + t, into: state.angles.pointer + t * model.rotaryEmbedding.dimensions)
+            state.setAngles(row: t, position: start + t, model: model)
         }
         if let adapters = state.adapters, !adapters.embedding.isEmpty {
             adapters.addEmbeddingDeltas(tokens: tokens, into: hidden, numerics: state.numerics)
         }
+        model.scaleEmbeddings(hidden, rows: n)
         var blocks = model.layers.count
-        if case .sumOfLayer(_, let count) = output { blocks = count }
+        // The rows that go on through the last block's feed-forward layer: those whose logits
+        // are wanted (all for embeddings).
+        var kept: [Int]? = nil
+        switch output {
+        case .sumOfLayer(_, let count): blocks = count
+        case .logits(_, let range) where range != 0..<n: kept = Array(range)
+        case .none: kept = []
+        default: break
+        }
         for (index, layer) in model.layers.enumerated().prefix(blocks) {
-            layer.forward(layer: index, count: n, start: start, model: model, state: state)
+            layer.forward(layer: index, count: n, start: start, model: model, state: state,
+                          outputRows: index == model.layers.count - 1 ? kept : nil)
         }
         position += n
         let width = c.embeddingLength
@@ -207,9 +218,10 @@ public final class Session {
             }
             return
         }
+        // After the last block the wanted rows are the first ones of `hidden`.
         let rows: Range<Int>
         switch output {
-        case .logits(_, let range) where !range.isEmpty: rows = range
+        case .logits(_, let range) where !range.isEmpty: rows = kept == nil ? range : 0..<range.count
         case .sumOfNormed: rows = 0..<n
         default: return
         }
@@ -225,6 +237,7 @@ public final class Session {
             if let adapters = state.adapters {
                 AdapterSet.apply(adapters.output, input: normed, count: rows.count, into: destination, numerics: state.numerics)
             }
+            model.capLogits(destination, count: rows.count * model.vocabularySize)
         case .sumOfNormed(let sums):
             for r in 0..<rows.count {
                 let row = normed + r * width
@@ -282,6 +295,8 @@ final class ForwardState {
     private(set) var gate = FloatBuffer(count: 0)
     private(set) var up = FloatBuffer(count: 0)
     private(set) var angles = FloatBuffer(count: 0)
+    /// RoPE angles of the sliding-window blocks, when they have their own embedding.
+    private(set) var localAngles = FloatBuffer(count: 0)
     private var rows = 0
 
     init(cache: KVCache, numerics: Numerics, pool: ComputePool) {
@@ -303,5 +318,31 @@ final class ForwardState {
         gate = FloatBuffer(count: count * c.feedForwardLength)
         up = FloatBuffer(count: count * c.feedForwardLength)
         angles = FloatBuffer(count: count * ropeDimensions)
+        localAngles = FloatBuffer(count: count * ropeDimensions)
+    }
+
+    /// Fills row `row` of the angle tables (and the local one, if the model has one) for `position`.
+    func setAngles(row: Int, position: Int, model: Model) {
+        let rope = model.rotaryEmbedding
+        rope.angles(position: position, into: angles.pointer + row * rope.dimensions)
+        if let local = model.localRotaryEmbedding {
+            local.angles(position: position, into: localAngles.pointer + row * local.dimensions)
+        }
+    }
+}
+
+extension Model {
+    /// Multiplies `rows` embedding rows by the architecture's embedding scale, if it has one.
+    func scaleEmbeddings(_ hidden: UnsafeMutablePointer<Float>, rows: Int) {
+        guard let scale = embeddingScale else { return }
+        for i in 0..<(rows * configuration.embeddingLength) { hidden[i] *= scale }
+    }
+
+    /// `cap * tanh(logit / cap)` on `count` logits when the model soft-caps them (ggml's
+    /// scale, tanh, scale), else nothing.
+    func capLogits(_ logits: UnsafeMutablePointer<Float>, count: Int) {
+        guard let cap = configuration.finalLogitSoftcap else { return }
+        let inverse = 1 / cap
+        for i in 0..<count { logits[i] = tanhf(logits[i] * inverse) * cap }
     }
 }

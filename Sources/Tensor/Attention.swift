@@ -16,16 +16,19 @@ public enum Attention {
     static let queryBlock = 64
 
     /// Attention of `count` queries at positions `start ..< start + count` (their keys and values
-    /// already stored) over the cache's positions `0 ..< start + count`.
+    /// already stored) over the cache's positions `0 ..< start + count`; with a `window`, the query
+    /// at position `p` sees only positions `p - window + 1 ... p` (llama.cpp's standard sliding
+    /// window: a key `window` or more positions back is masked).
     /// `queries` and `output` are `count x (heads * headDimension)`.
     public static func causal(
         queries: UnsafePointer<Float>, count: Int, start: Int, heads: Int, cache: KVCache, layer: Int,
-        scale: Float, into output: UnsafeMutablePointer<Float>, workspace: AttentionWorkspace,
+        scale: Float, window: Int? = nil, into output: UnsafeMutablePointer<Float>, workspace: AttentionWorkspace,
         numerics: Numerics = .fast, pool: ComputePool = .shared
     ) {
         precondition(heads % cache.kvHeads == 0, "query heads must be a multiple of KV heads")
+        precondition(window.map { $0 > 0 } ?? true, "a sliding window holds at least one position")
         let shape = Shape(d: cache.headDimension, group: heads / cache.kvHeads, heads: heads, count: count, start: start,
-                          queryStride: heads * cache.headDimension, kvStride: cache.rowWidth, scale: scale)
+                          queryStride: heads * cache.headDimension, kvStride: cache.rowWidth, scale: scale, window: window ?? Int.max)
         workspace.prepare(workers: pool.threadCount, positions: start + count, headDimension: shape.d, queryBlock: queryBlock)
         let keys = cache.keys(layer: layer), values = cache.values(layer: layer)
         let precision = cache.precision
@@ -48,6 +51,11 @@ public enum Attention {
     struct Shape {
         let d, group, heads, count, start, queryStride, kvStride: Int
         let scale: Float
+        /// Positions a query sees, itself included (`Int.max` without a window).
+        let window: Int
+
+        /// The first position the query at `position` sees.
+        func first(_ position: Int) -> Int { window > position ? 0 : position - window + 1 }
     }
 
     /// Keys and values of KV head `g` for positions `0..<length` as floats with their row stride:
@@ -94,7 +102,9 @@ public enum Attention {
         for r in 0..<rows {
             let row = scores + r * length
             let visible = s.start + t0 + r + 1
-            Activations.softmax(row, count: visible)
+            let first = s.first(visible - 1)
+            Activations.softmax(row + first, count: visible - first)
+            if first > 0 { row.update(repeating: 0, count: first) }
             if visible < length { (row + visible).update(repeating: 0, count: length - visible) }
             if precision == .f16 { roundToHalf(row, visible, into: row) }
         }
@@ -121,8 +131,10 @@ public enum Attention {
         // and added in double; then times the float of 1/sum.
         let build = GGMLNumerics.build
         let p = scratch.scores
+        // Positions before the window are masked (-inf in ggml: an exp of 0 in their lanes).
+        let first = s.first(length - 1)
         var maximum = -Float.infinity
-        for j in 0..<length {
+        for j in first..<length {
             p[j] = GGMLNumerics.dot(d, k + j * kvStride, q, build: build) * s.scale
             maximum = max(maximum, p[j])
         }
@@ -130,7 +142,7 @@ public enum Attention {
         var chunk = 0
         while chunk < length {
             var lanes = GGMLNumerics.Lanes()
-            for l in 0..<min(build.lanes, length - chunk) {
+            for l in 0..<min(build.lanes, length - chunk) where chunk + l >= first {
                 let e = GGMLNumerics.exp(p[chunk + l] - maximum, build: build)
                 p[chunk + l] = e
                 lanes[l] = e
@@ -139,7 +151,8 @@ public enum Attention {
             chunk += build.lanes
         }
         let inverse = Float(1 / sum)
-        for j in 0..<length { p[j] *= inverse }
+        if first > 0 { p.update(repeating: 0, count: first) }
+        for j in first..<length { p[j] *= inverse }
         if precision == .f16 { roundToHalf(p, length, into: p) }
         // Weighted values: position j feeds FMA lane j % lanes of every output value; a batch runs
         // in tinyBLAS (one vector), one token in ggml_vec_dot_f32 (four vectors, added 0+2, 1+3, 0+1).
@@ -147,7 +160,7 @@ public enum Attention {
         let lanes = batched ? build.lanes : 4 * build.lanes
         let acc = scratch.accumulators
         acc.update(repeating: 0, count: lanes * d)
-        for j in 0..<length {
+        for j in first..<length {
             GGMLNumerics.fmaRow(v + j * kvStride, p[j], into: acc + (j % lanes) * d, count: d)
         }
         let out = output + t * s.queryStride + h * d

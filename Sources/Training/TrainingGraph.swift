@@ -140,6 +140,11 @@ public final class TrainingGraph: @unchecked Sendable {
     private func run(_ examples: [Example], lora: TrainableLoRA, gradients: UnsafeMutablePointer<Float>?, lossScale: Float,
                      dropout: TrainableLoRA.Dropout) throws -> Loss {
         let c = model.configuration, width = c.embeddingLength, vocabulary = model.vocabularySize
+        // The backward pass knows the llama and qwen3 blocks; gemma3's post-norms, GeGLU, sliding
+        // window and scaled embeddings are not in it yet, and training without them would be wrong.
+        guard c.architecture == .llama || c.architecture == .qwen3 else {
+            throw TrainingError.unsupportedArchitecture(c.architecture.rawValue)
+        }
         // Check and pack.
         var spans: [(start: Int, length: Int)] = []
         var tokens: [Int] = []

@@ -28,6 +28,32 @@ import Testing
         #expect(linear.ropeFrequencyScale == 0.25)
     }
 
+    /// Gemma 3 as llama.cpp reads it: a window on five of every six blocks unless the pattern
+    /// says otherwise, local RoPE base 10000 by default, queries scaled by 1/sqrt(head size).
+    @Test func readsGemma3sSlidingWindow() throws {
+        let g = try configuration({
+            $0["gemma3.block_count"] = .uint32(7)
+            $0["gemma3.attention.sliding_window"] = .uint32(512)
+        }, architecture: "gemma3")
+        #expect(g.architecture == .gemma3 && g.slidingWindow == 512)
+        #expect(g.slidingWindowLayers == [true, true, true, true, true, false, true])
+        #expect(g.localRopeFrequencyBase == 10000 && g.attentionScale == 1 / Float(8).squareRoot())
+        let patterned = try configuration({
+            $0["gemma3.attention.sliding_window"] = .uint32(4)
+            $0["gemma3.attention.sliding_window_pattern"] = .array(GGUFArray(elementType: .bool, values: [.bool(false), .bool(true)]))
+            $0["gemma3.rope.freq_base_swa"] = .float32(500)
+        }, architecture: "gemma3")
+        #expect(patterned.slidingWindowLayers == [false, true] && patterned.localRopeFrequencyBase == 500)
+        let noWindow = try configuration({ _ in }, architecture: "gemma3")
+        #expect(noWindow.slidingWindow == nil && noWindow.slidingWindowLayers == [false, false])
+        #expect(throws: ModelError.self) {
+            try configuration({
+                $0["gemma3.attention.sliding_window"] = .uint32(4)
+                $0["gemma3.attention.sliding_window_pattern"] = .array(GGUFArray(elementType: .bool, values: [.bool(false)]))
+            }, architecture: "gemma3")
+        }
+    }
+
     @Test func errorsNameTheKey() {
         func kind(_ edit: @escaping (inout GGUFMetadata) -> Void) -> ModelError.Kind? {
             do {

@@ -27,11 +27,31 @@ import Tensor
         return path
     }
 
-    func compare(_ path: String, numerics: Numerics = .fast) throws -> LogitDistance {
+    /// Our logits against llama.cpp's: all positions in one pass against its batch, or with
+    /// `decode` one token at a time against its one-token passes.
+    func compare(_ path: String, numerics: Numerics = .fast, decode: Bool = false) throws -> LogitDistance {
         let model = try Model(contentsOf: path)
-        let ours = try model.makeSession(numerics: numerics).forward(tokens: Self.tokens)
-        let theirs = try LlamaCppPeer.logits(model: path, tokens: Self.tokens)
-        return LogitDistance(ours.values, theirs, vocabulary: model.vocabularySize)
+        let session = model.makeSession(numerics: numerics)
+        let ours = decode ? try Self.tokens.flatMap { try session.decode($0) } : try session.forward(tokens: Self.tokens).values
+        let theirs = try LlamaCppPeer.logits(model: path, tokens: Self.tokens, sequential: decode)
+        return LogitDistance(ours, theirs, vocabulary: model.vocabularySize)
+    }
+
+    /// Gemma 3's block with a sliding window of 8 over 160 positions, so the window masks most
+    /// keys, prefill and decode (llama-cpp-python keeps a full-size SWA cache, so its cells stay
+    /// in position order); quantized, bit-identical in llama.cpp's order.
+    @Test(arguments: [false, true])
+    func gemma3MatchesLlamaCpp(decode: Bool) throws {
+        guard LlamaCppPeer.available else { #expect(!Peers.required, "llama-cpp-python is required"); return }
+        let source = try RandomModels.path("gemma3-f32")
+        let distance = try compare(source, decode: decode)
+        #expect(distance.maxRelative <= 1e-5 && distance.argmaxAgreement == 1, "gemma3 F32 decode \(decode): \(distance)")
+        guard Peers.llamaCppOrderIsExact else { return }
+        let path = RandomModels.scratch("gemma3-q8_0.gguf")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try ModelQuantizer(recipe: QuantizationRecipe(.q8_0, pure: true), allowRequantize: false).quantize(input: source, output: path)
+        let exact = try compare(path, numerics: .llamaCpp, decode: decode)
+        #expect(exact.maxAbsolute == 0, "gemma3 Q8_0 decode \(decode): \(exact)")
     }
 
     @Test(arguments: ["llama-f32", "qwen3-f16-tied", "qwen3-f32"])

@@ -10,6 +10,10 @@ public enum RandomModels {
         // 8 layers (the recipes' layer rules differ), tied embeddings, F16 weights, head dim 128.
         "qwen3-f32": ["--arch", "qwen3", "--layers", "4", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
                       "--head-dim", "128", "--seed", "5"],
+        // 6 blocks: 0-4 with a sliding window of 8 positions (RoPE base 10000), 5 global (1e6);
+        // Q/K norms, post-norms, GeGLU, tied output.
+        "gemma3-f32": ["--arch", "gemma3", "--layers", "6", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "1",
+                       "--head-dim", "64", "--vocab", "512", "--window", "8", "--seed", "7"],
         "qwen3-f16-tied": ["--arch", "qwen3", "--layers", "8", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
                            "--head-dim", "128", "--tied", "--f16", "--seed", "2"],
     ]

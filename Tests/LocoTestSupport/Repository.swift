@@ -43,6 +43,9 @@ public enum Peers {
     /// The default model's path when it is in the store.
     public static var defaultModel: String? { try? ModelStore().resolve(nil) }
 
+    /// Gemma 3 270M (Q4_K_M, `scripts/fetch-model.sh gemma3-270m`) when it is in the store.
+    public static var gemmaModel: String? { try? ModelStore().resolve("gemma-3-270m-q4_k_m.gguf") }
+
     /// Whether `python3 -c "import MODULE"` succeeds (for `llama_cpp`: and the build for the
     /// running kernel set is at hand, see ``llamaCppLibraryPath``).
     public static func pythonHas(_ module: String) -> Bool {
