@@ -64,6 +64,7 @@ def main():
     p.add_argument("--f16", action="store_true")
     p.add_argument("--window", type=int, default=8, help="gemma3's sliding window")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--small-embeddings", action="store_true", help="token embeddings of std 1/sqrt(width) instead of 1")
     a = p.parse_args()
 
     rng = np.random.default_rng(a.seed)
@@ -107,7 +108,10 @@ def main():
         w.add_tensor(name, (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32))
 
     scale = 1.0 / np.sqrt(a.width)
-    matrix("token_embd.weight", a.vocab, a.width, 1.0)
+    # --small-embeddings: rows of std 1/sqrt(width), as in real Gemma files (gemma3 multiplies
+    # the looked-up rows by sqrt(width) and ties the output to them), for moderate logits and a
+    # moderate training loss.
+    matrix("token_embd.weight", a.vocab, a.width, scale if a.small_embeddings else 1.0)
     vector("output_norm.weight", a.width)
     if not a.tied:
         matrix("output.weight", a.vocab, a.width, scale)

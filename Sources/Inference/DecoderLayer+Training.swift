@@ -4,11 +4,13 @@ import Tensor
 package final class LayerActivations {
     package let capacity: Int
     package let input, normed, queries, keys, values, attention, middle, normed2, gate, up, hidden: FloatBuffer
-    /// Qwen3's queries and keys before their per-head RMSNorm.
+    /// Queries and keys before their per-head RMSNorm (qwen3, gemma3).
     package let rawQueries, rawKeys: FloatBuffer?
+    /// The attention's and the feed-forward layer's outputs before their post-norms (gemma3).
+    package let attentionProjection, feedForwardProjection: FloatBuffer?
     package let probabilities: FloatBuffer
 
-    package init(_ c: ModelConfiguration, capacity: Int, probabilityCount: Int, queryKeyNorms: Bool) {
+    package init(_ c: ModelConfiguration, capacity: Int, probabilityCount: Int, queryKeyNorms: Bool, postNorms: Bool) {
         self.capacity = capacity
         let w = c.embeddingLength, f = c.feedForwardLength
         input = FloatBuffer(count: capacity * w)
@@ -24,6 +26,8 @@ package final class LayerActivations {
         hidden = FloatBuffer(count: capacity * f)
         rawQueries = queryKeyNorms ? FloatBuffer(count: capacity * c.queryWidth) : nil
         rawKeys = queryKeyNorms ? FloatBuffer(count: capacity * c.keyValueWidth) : nil
+        attentionProjection = postNorms ? FloatBuffer(count: capacity * w) : nil
+        feedForwardProjection = postNorms ? FloatBuffer(count: capacity * w) : nil
         probabilities = FloatBuffer(count: probabilityCount)
     }
 }
@@ -36,11 +40,14 @@ package struct PackedBatch {
     package let rows: Int
     /// `rows` x `rope.dimensions` cosines and sines.
     package let angles: [Float]
+    /// The same of the model's local RoPE, for its sliding-window blocks (gemma3), if it has one.
+    package let localAngles: [Float]?
 
-    package init(spans: [(start: Int, length: Int)], rows: Int, angles: [Float]) {
+    package init(spans: [(start: Int, length: Int)], rows: Int, angles: [Float], localAngles: [Float]? = nil) {
         self.spans = spans
         self.rows = rows
         self.angles = angles
+        self.localAngles = localAngles
     }
 
     /// Where sequence `s`'s attention probabilities start (heads x length x length per sequence).
@@ -83,6 +90,8 @@ package struct TrainingContext {
 /// Scratch for one block's backward.
 package final class BlockGradients {
     let queries, keys, values, attention, normed, gate, up, rawQueries, rawKeys: FloatBuffer
+    /// The gradient of a sublayer's output before its post-norm.
+    let projection: FloatBuffer
 
     package init(_ c: ModelConfiguration, capacity: Int) {
         queries = FloatBuffer(count: capacity * c.queryWidth)
@@ -94,10 +103,27 @@ package final class BlockGradients {
         up = FloatBuffer(count: capacity * c.feedForwardLength)
         rawQueries = FloatBuffer(count: capacity * c.queryWidth)
         rawKeys = FloatBuffer(count: capacity * c.keyValueWidth)
+        projection = FloatBuffer(count: capacity * c.embeddingLength)
     }
 }
 
 extension DecoderLayer {
+    /// Whether the block normalizes each query and key head (qwen3, gemma3).
+    package var hasQueryKeyNorms: Bool { queryNorm != nil }
+    /// Whether the block normalizes each sublayer's output before its residual add (gemma3).
+    package var hasPostNorms: Bool { postAttentionNorm != nil }
+
+    /// The RoPE this block rotates with and its angle table in `batch`.
+    private func rope(_ model: Model, _ batch: PackedBatch) -> (RotaryEmbedding, [Float]) {
+        if options.localRope, let local = model.localRotaryEmbedding, let angles = batch.localAngles { return (local, angles) }
+        return (model.rotaryEmbedding, batch.angles)
+    }
+
+    private func selfAttention(_ c: ModelConfiguration) -> CausalSelfAttention {
+        CausalSelfAttention(heads: c.headCount, kvHeads: c.kvHeadCount, headDimension: c.headDimension, scale: c.attentionScale,
+                            window: options.window)
+    }
+
     /// The training forward of block `index` over the packed `batch`, in float (weights
     /// dequantized, see `WeightMatrix.floatMultiply`): reads `a.input`, fills the rest of `a`
     /// and writes the block's output to `output` (which may not be `a.input`).
@@ -123,23 +149,29 @@ extension DecoderLayer {
                 Self.rmsNorm(k, rows: n * c.kvHeadCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.keys.pointer, pool: pool)
             }
         }
-        let rope = x.model.rotaryEmbedding
-        batch.angles.withUnsafeBufferPointer { angles in
+        let (rope, angleTable) = rope(x.model, batch)
+        angleTable.withUnsafeBufferPointer { angles in
             pool.forEachRange(n) { rows in for t in rows {
                 let table = angles.baseAddress! + t * rope.dimensions
                 rope.apply(a.queries.pointer + t * c.queryWidth, heads: c.headCount, headDimension: d, angles: table)
                 rope.apply(a.keys.pointer + t * c.keyValueWidth, heads: c.kvHeadCount, headDimension: d, angles: table)
             } }
         }
-        let attention = CausalSelfAttention(heads: c.headCount, kvHeads: c.kvHeadCount, headDimension: d, scale: 1 / Float(d).squareRoot())
+        let attention = selfAttention(c)
         for (s, span) in batch.spans.enumerated() {
             attention.forward(queries: a.queries.pointer + span.start * c.queryWidth, keys: a.keys.pointer + span.start * c.keyValueWidth,
                               values: a.values.pointer + span.start * c.keyValueWidth, length: span.length,
                               probabilities: a.probabilities.pointer + batch.probabilityOffset(s, heads: c.headCount),
                               output: a.attention.pointer + span.start * c.queryWidth, pool: pool)
         }
-        attentionOutput.floatMultiply(a.attention.pointer, count: n, into: a.middle.pointer, workspace: panel, pool: pool)
-        adapt(index, .attentionOutput, input: a.attention.pointer, rows: n, into: a.middle.pointer, x)
+        let projected = a.attentionProjection?.pointer ?? a.middle.pointer
+        attentionOutput.floatMultiply(a.attention.pointer, count: n, into: projected, workspace: panel, pool: pool)
+        adapt(index, .attentionOutput, input: a.attention.pointer, rows: n, into: projected, x)
+        if let postAttentionNorm {
+            postAttentionNorm.withUnsafeBufferPointer { w in
+                Self.rmsNorm(projected, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.middle.pointer, pool: pool)
+            }
+        }
         Self.add(a.input.pointer, to: a.middle.pointer, count: n * width, pool: pool)
 
         feedForwardNorm.withUnsafeBufferPointer { w in
@@ -151,12 +183,22 @@ extension DecoderLayer {
         adapt(index, .up, input: a.normed2.pointer, rows: n, into: a.up.pointer, x)
         let hidden = a.hidden.pointer, count = n * c.feedForwardLength
         let gatePointer = a.gate.pointer, upPointer = a.up.pointer
+        let activation = options.activation
         pool.forEachRange(count) { part in
             (hidden + part.lowerBound).update(from: gatePointer + part.lowerBound, count: part.count)
-            Activations.swiglu(gate: hidden + part.lowerBound, up: upPointer + part.lowerBound, count: part.count)
+            switch activation {
+            case .swiglu: Activations.swiglu(gate: hidden + part.lowerBound, up: upPointer + part.lowerBound, count: part.count)
+            case .geglu: Activations.gegluExact(gate: hidden + part.lowerBound, up: upPointer + part.lowerBound, count: part.count)
+            }
         }
-        down.floatMultiply(hidden, count: n, into: output, workspace: panel, pool: pool)
-        adapt(index, .down, input: hidden, rows: n, into: output, x)
+        let feedForward = a.feedForwardProjection?.pointer ?? output
+        down.floatMultiply(hidden, count: n, into: feedForward, workspace: panel, pool: pool)
+        adapt(index, .down, input: hidden, rows: n, into: feedForward, x)
+        if let postFeedForwardNorm {
+            postFeedForwardNorm.withUnsafeBufferPointer { w in
+                Self.rmsNorm(feedForward, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: output, pool: pool)
+            }
+        }
         Self.add(a.middle.pointer, to: output, count: n * width, pool: pool)
     }
 
@@ -170,15 +212,31 @@ extension DecoderLayer {
         let pool = x.pool, panel = x.panel, g = x.gradients
         let f = c.feedForwardLength
 
-        // Feed-forward: out = middle + down(swiglu(gate(n2), up(n2))), n2 = norm(middle).
+        // Feed-forward: out = middle + post(down(act(gate(n2), up(n2)))), n2 = norm(middle), post
+        // the post-norm where there is one.
         let dGate = g.gate.pointer, dUp = g.up.pointer
-        down.floatMultiplyTransposed(dOut, count: n, into: dGate, accumulate: false, workspace: panel, pool: pool)
-        adaptBackward(index, .down, input: a.hidden.pointer, rows: n, outputGradient: dOut, inputGradient: dGate, gradients, x)
+        var dFeedForward = dOut
+        if let postFeedForwardNorm, let projected = a.feedForwardProjection {
+            postFeedForwardNorm.withUnsafeBufferPointer { w in
+                Self.rmsNormBackward(projected.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                     outputGradient: dOut, into: g.projection.pointer, accumulate: false, pool: pool)
+            }
+            dFeedForward = UnsafePointer(g.projection.pointer)
+        }
+        down.floatMultiplyTransposed(dFeedForward, count: n, into: dGate, accumulate: false, workspace: panel, pool: pool)
+        adaptBackward(index, .down, input: a.hidden.pointer, rows: n, outputGradient: dFeedForward, inputGradient: dGate, gradients, x)
         let gatePointer = a.gate.pointer, upPointer = a.up.pointer
+        let activation = options.activation
         pool.forEachRange(n * f) { part in
             let i = part.lowerBound
-            Activations.swigluBackward(gate: gatePointer + i, up: upPointer + i, outputGradient: dGate + i, count: part.count,
-                                       gateGradient: dGate + i, upGradient: dUp + i)
+            switch activation {
+            case .swiglu:
+                Activations.swigluBackward(gate: gatePointer + i, up: upPointer + i, outputGradient: dGate + i, count: part.count,
+                                           gateGradient: dGate + i, upGradient: dUp + i)
+            case .geglu:
+                Activations.gegluBackward(gate: gatePointer + i, up: upPointer + i, outputGradient: dGate + i, count: part.count,
+                                          gateGradient: dGate + i, upGradient: dUp + i)
+            }
         }
         let dNormed = g.normed.pointer
         gate.floatMultiplyTransposed(dGate, count: n, into: dNormed, accumulate: false, workspace: panel, pool: pool)
@@ -192,12 +250,21 @@ extension DecoderLayer {
                                           outputGradient: dNormed, into: dIn, accumulate: true, pool: pool)
         }
 
-        // Attention: middle = input + o(attention(q, k, v)).
+        // Attention: middle = input + post(o(attention(q, k, v))).
         let dAttention = g.attention.pointer
-        attentionOutput.floatMultiplyTransposed(dIn, count: n, into: dAttention, accumulate: false, workspace: panel, pool: pool)
-        adaptBackward(index, .attentionOutput, input: a.attention.pointer, rows: n, outputGradient: dIn, inputGradient: dAttention, gradients, x)
+        var dProjected = UnsafePointer(dIn)
+        if let postAttentionNorm, let projected = a.attentionProjection {
+            postAttentionNorm.withUnsafeBufferPointer { w in
+                Self.rmsNormBackward(projected.pointer, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon,
+                                     outputGradient: dIn, into: g.projection.pointer, accumulate: false, pool: pool)
+            }
+            dProjected = UnsafePointer(g.projection.pointer)
+        }
+        attentionOutput.floatMultiplyTransposed(dProjected, count: n, into: dAttention, accumulate: false, workspace: panel, pool: pool)
+        adaptBackward(index, .attentionOutput, input: a.attention.pointer, rows: n, outputGradient: dProjected, inputGradient: dAttention,
+                      gradients, x)
         let dq = g.queries.pointer, dk = g.keys.pointer, dv = g.values.pointer
-        let attention = CausalSelfAttention(heads: c.headCount, kvHeads: c.kvHeadCount, headDimension: d, scale: 1 / Float(d).squareRoot())
+        let attention = selfAttention(c)
         for (s, span) in batch.spans.enumerated() {
             let qOffset = span.start * c.queryWidth, kOffset = span.start * c.keyValueWidth
             attention.backward(queries: a.queries.pointer + qOffset, keys: a.keys.pointer + kOffset, values: a.values.pointer + kOffset,
@@ -205,8 +272,8 @@ extension DecoderLayer {
                                outputGradient: dAttention + qOffset, queryGradient: dq + qOffset, keyGradient: dk + kOffset,
                                valueGradient: dv + kOffset, pool: pool)
         }
-        let rope = x.model.rotaryEmbedding
-        batch.angles.withUnsafeBufferPointer { angles in
+        let (rope, angleTable) = rope(x.model, batch)
+        angleTable.withUnsafeBufferPointer { angles in
             pool.forEachRange(n) { rows in for t in rows {
                 let table = angles.baseAddress! + t * rope.dimensions
                 rope.applyBackward(dq + t * c.queryWidth, heads: c.headCount, headDimension: d, angles: table)

@@ -333,14 +333,14 @@ final class ForwardState {
 
 extension Model {
     /// Multiplies `rows` embedding rows by the architecture's embedding scale, if it has one.
-    func scaleEmbeddings(_ hidden: UnsafeMutablePointer<Float>, rows: Int) {
+    package func scaleEmbeddings(_ hidden: UnsafeMutablePointer<Float>, rows: Int) {
         guard let scale = embeddingScale else { return }
         for i in 0..<(rows * configuration.embeddingLength) { hidden[i] *= scale }
     }
 
     /// `cap * tanh(logit / cap)` on `count` logits when the model soft-caps them (ggml's
     /// scale, tanh, scale), else nothing.
-    func capLogits(_ logits: UnsafeMutablePointer<Float>, count: Int) {
+    package func capLogits(_ logits: UnsafeMutablePointer<Float>, count: Int) {
         guard let cap = configuration.finalLogitSoftcap else { return }
         let inverse = 1 / cap
         for i in 0..<count { logits[i] = tanhf(logits[i] * inverse) * cap }

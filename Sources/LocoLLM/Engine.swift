@@ -44,11 +44,13 @@ public final class Engine: Sendable {
     ///   - threads: compute threads (nil: the process's shared pool, one thread per core).
     ///   - contextLength: the sessions' context (nil: the model's, at most 4096).
     ///   - numerics: `.llamaCpp` orders the float work as llama.cpp does (slower; for comparing).
+    ///   - chatTemplate: a template family by name (`ChatTemplate.familyNames`) instead of the
+    ///     file's own: for a base model whose file has none, or to override it.
     /// - Throws: `ModelStoreError` when the model is not found, a GGUF, model or tokenizer error
     ///   when its file cannot be used. A missing or unrecognized chat template is not an error
     ///   here; ``prompt(messages:)`` reports it.
     public init(model: String? = nil, registry: AdapterRegistry = AdapterRegistry(), threads: Int? = nil,
-                contextLength: Int? = nil, numerics: Numerics = .fast) throws {
+                contextLength: Int? = nil, numerics: Numerics = .fast, chatTemplate: String? = nil) throws {
         let path = try ModelStore().resolve(model)
         let file = try GGUFFile(contentsOf: path)
         let loaded = try Model(file: file)
@@ -56,7 +58,7 @@ public final class Engine: Sendable {
         self.model = loaded
         tokenizer = try Tokenizer(gguf: file)
         do {
-            template = try ChatTemplate(gguf: file)
+            template = try chatTemplate.map { try ChatTemplate(named: $0, gguf: file) } ?? ChatTemplate(gguf: file)
             templateProblem = nil
         } catch {
             template = nil

@@ -64,4 +64,24 @@ extension Activations {
     ) {
         loco_swiglu_backward_f32(gate, up, dh, dGate, dUp, count)
     }
+
+    /// GeGLU with the exact tanh GELU, `gate[i] = gelu(gate[i]) * up[i]` in place: the float
+    /// function training differentiates (inference's ``geglu(gate:up:count:)`` looks GELU up in
+    /// ggml's F16 table, within an F16 ulp of this, whose steps have no slope to train on).
+    public static func gegluExact(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { gate[i] = gelu(gate[i]) * up[i] }
+    }
+
+    /// The backward of ``gegluExact(gate:up:count:)`` (`h = gelu(g) u`): writes
+    /// `dGate = dh u gelu'(g)` and `dUp = dh gelu(g)`. `dGate` may be `dh`.
+    public static func gegluBackward(
+        gate: UnsafePointer<Float>, up: UnsafePointer<Float>, outputGradient dh: UnsafePointer<Float>, count: Int,
+        gateGradient dGate: UnsafeMutablePointer<Float>, upGradient dUp: UnsafeMutablePointer<Float>
+    ) {
+        for i in 0..<count {
+            let g = gate[i], d = dh[i]
+            dUp[i] = d * gelu(g)
+            dGate[i] = d * up[i] * geluDerivative(g)
+        }
+    }
 }

@@ -8,19 +8,30 @@ import CKernels
 ///
 /// Layout: `queries` is `length` rows of `heads * headDimension` values, `keys` and `values`
 /// `length` rows of `kvHeads * headDimension`; `probabilities` holds `heads` matrices of
-/// `length` x `length` (row `i` is position `i`'s distribution over positions `0...i`).
+/// `length` x `length` (row `i` is position `i`'s distribution over positions `0...i`, or with a
+/// `window` over `i - window + 1 ... i`, as inference's ``Attention`` masks a sliding window).
 public struct CausalSelfAttention: Sendable {
     public let heads: Int
     public let kvHeads: Int
     public let headDimension: Int
     public let scale: Float
+    /// Positions a query sees, itself included; nil for all before it.
+    public let window: Int?
 
-    public init(heads: Int, kvHeads: Int, headDimension: Int, scale: Float) {
+    public init(heads: Int, kvHeads: Int, headDimension: Int, scale: Float, window: Int? = nil) {
         precondition(heads > 0 && kvHeads > 0 && heads % kvHeads == 0, "query heads must be a multiple of key/value heads")
+        precondition(window.map { $0 > 0 } ?? true, "a sliding window holds at least one position")
         self.heads = heads
         self.kvHeads = kvHeads
         self.headDimension = headDimension
         self.scale = scale
+        self.window = window
+    }
+
+    /// The first position row `i` sees.
+    @inline(__always) func first(_ i: Int) -> Int {
+        guard let window, window <= i else { return 0 }
+        return i - window + 1
     }
 
     var queryWidth: Int { heads * headDimension }
@@ -40,8 +51,9 @@ public struct CausalSelfAttention: Sendable {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length), Int32(d), scale,
                             q + h * d, Int32(qw), k + g * d, Int32(kw), 0, p, Int32(length))
                 for i in 0..<length {
-                    let row = p + i * length
-                    loco_softmax_f32(row, i + 1)
+                    let row = p + i * length, lo = first(i)
+                    for j in 0..<lo { row[j] = 0 }
+                    loco_softmax_f32(row + lo, i + 1 - lo)
                     for j in (i + 1)..<length { row[j] = 0 }
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(d), Int32(length), 1,
@@ -78,10 +90,11 @@ public struct CausalSelfAttention: Sendable {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length), Int32(d), 1,
                             dO + h * d, Int32(qw), v + g * d, Int32(kw), 0, ds, Int32(length))
                 for i in 0..<length {
-                    let pRow = p + i * length, row = ds + i * length
+                    let pRow = p + i * length, row = ds + i * length, lo = first(i)
                     var dot: Float = 0
-                    for j in 0...i { dot += row[j] * pRow[j] }
-                    for j in 0...i { row[j] = pRow[j] * (row[j] - dot) }
+                    for j in lo...i { dot += row[j] * pRow[j] }
+                    for j in 0..<lo { row[j] = 0 }
+                    for j in lo...i { row[j] = pRow[j] * (row[j] - dot) }
                     for j in (i + 1)..<length { row[j] = 0 }
                 }
                 // dQ_h = scale dS K, dK_h = scale dS^T Q_h

@@ -62,15 +62,42 @@ public struct ChatTemplate: Sendable {
         guard let source = file.metadata["tokenizer.chat_template"]?.stringValue else {
             throw ChatTemplateError.noTemplate(path: file.path)
         }
-        func tokenText(_ key: String) -> String {
-            guard let id = file.metadata[key]?.integerValue,
-                  let tokens = file.metadata["tokenizer.ggml.tokens"]?.arrayValue, id >= 0, id < tokens.count else { return "" }
-            var text = ""
-            tokens.withStringBytes { index, bytes in if index == id { text = String(decoding: bytes, as: UTF8.self) } }
-            return text
-        }
-        try self.init(recognizing: source, bosToken: tokenText("tokenizer.ggml.bos_token_id"),
-                      eosToken: tokenText("tokenizer.ggml.eos_token_id"))
+        try self.init(recognizing: source, bosToken: Self.tokenText(file, "tokenizer.ggml.bos_token_id"),
+                      eosToken: Self.tokenText(file, "tokenizer.ggml.eos_token_id"))
+    }
+
+    /// The family `name` (one of ``familyNames``) with the BOS and EOS token texts of `file`'s
+    /// vocabulary: for a model whose file carries no template (a base model such as Gemma 3
+    /// 270M) or one to override. Throws ``ChatTemplateError/unknownName(_:)`` for another name.
+    public init(named name: String, gguf file: GGUFFile) throws {
+        try self.init(named: name, bosToken: Self.tokenText(file, "tokenizer.ggml.bos_token_id"),
+                      eosToken: Self.tokenText(file, "tokenizer.ggml.eos_token_id"))
+    }
+
+    /// The family `name` (one of ``familyNames``) with the given BOS and EOS token texts.
+    public init(named name: String, bosToken: String = "", eosToken: String = "") throws {
+        guard let family = Self.families[name.lowercased()] else { throw ChatTemplateError.unknownName(name) }
+        self.init(family: family, bosToken: bosToken, eosToken: eosToken)
+    }
+
+    /// The names ``init(named:gguf:)`` knows, each a family as its model's own template has it.
+    public static var familyNames: [String] { families.keys.sorted() }
+
+    private static let families: [String: Family] = [
+        "chatml": .chatML(defaultSystemPrompt: nil, toolResultsAsUserTurn: false),
+        "qwen3": .qwen3,
+        "llama3": .llama3,
+        "llama3.1": .llama31(fixedDate: "26 Jul 2024"),
+        "gemma": .gemma,
+        "gemma3": .gemma3(separator: "\n\n"),
+    ]
+
+    private static func tokenText(_ file: GGUFFile, _ key: String) -> String {
+        guard let id = file.metadata[key]?.integerValue,
+              let tokens = file.metadata["tokenizer.ggml.tokens"]?.arrayValue, id >= 0, id < tokens.count else { return "" }
+        var text = ""
+        tokens.withStringBytes { index, bytes in if index == id { text = String(decoding: bytes, as: UTF8.self) } }
+        return text
     }
 
     /// Recognizes Jinja template text.

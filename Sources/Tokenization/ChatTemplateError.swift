@@ -12,12 +12,16 @@ public enum ChatTemplateError: Error, Sendable, Equatable, CustomStringConvertib
     case rolesMustAlternate(messageIndex: Int)
     /// A custom template has no format for this role.
     case unsupportedRole(ChatMessage.Role)
+    /// A template asked for by a name that is not one of ``ChatTemplate/familyNames``.
+    case unknownName(String)
 
     public var description: String {
         let help = "supply a format with ChatTemplate.custom(_:)"
         switch self {
         case .noTemplate(let path):
-            return (path.map { "\($0): " } ?? "") + "the model file has no tokenizer.chat_template; " + help
+            return (path.map { "\($0): " } ?? "")
+                + "the model file has no tokenizer.chat_template (a base model?); name a family for it (loco's --chat-template, "
+                + "ChatTemplate(named:gguf:): \(ChatTemplate.familyNames.joined(separator: ", "))) or " + help
         case .unrecognizedTemplate(let excerpt):
             return "unrecognized chat template (not ChatML, Qwen3, Llama 3 or Gemma): \(excerpt.debugDescription); " + help
         case .emptyConversation:
@@ -28,6 +32,8 @@ public enum ChatTemplateError: Error, Sendable, Equatable, CustomStringConvertib
             return "message \(index): conversation roles must alternate user/assistant/user/assistant/..."
         case .unsupportedRole(let role):
             return "the chat format has no turn format for role '\(role)'"
+        case .unknownName(let name):
+            return "no chat template is named '\(name)' (known: \(ChatTemplate.familyNames.joined(separator: ", ")))"
         }
     }
 }

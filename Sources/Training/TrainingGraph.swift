@@ -100,10 +100,11 @@ public final class TrainingGraph: @unchecked Sendable {
     public static func workingMemory(
         _ c: ModelConfiguration, vocabularySize: Int, rows: Int, sequenceLength: Int, checkpointing: Bool
     ) -> Int {
-        let qkNorms = c.architecture == .qwen3 ? c.queryWidth + c.keyValueWidth : 0
-        let layerRow = 5 * c.embeddingLength + 2 * c.queryWidth + 2 * c.keyValueWidth + 3 * c.feedForwardLength + qkNorms
+        let qkNorms = c.architecture == .llama ? 0 : c.queryWidth + c.keyValueWidth
+        let postNorms = c.architecture == .gemma3 ? 2 * c.embeddingLength : 0
+        let layerRow = 5 * c.embeddingLength + 2 * c.queryWidth + 2 * c.keyValueWidth + 3 * c.feedForwardLength + qkNorms + postNorms
         let layer = 4 * (layerRow * rows + c.headCount * rows * sequenceLength)
-        let gradientsRow = 2 * c.queryWidth + 2 * c.keyValueWidth + c.embeddingLength + 2 * c.feedForwardLength + c.queryWidth + c.keyValueWidth
+        let gradientsRow = 2 * c.queryWidth + 2 * c.keyValueWidth + 2 * c.embeddingLength + 2 * c.feedForwardLength + c.queryWidth + c.keyValueWidth
         let blocks = checkpointing ? layer + 4 * c.blockCount * rows * c.embeddingLength : c.blockCount * layer
         let logits = min(4 * rows * vocabularySize, logitsBudget) + 4 * 4 * rows * c.embeddingLength
         let stream = 2 * 4 * rows * c.embeddingLength
@@ -128,8 +129,10 @@ public final class TrainingGraph: @unchecked Sendable {
         let rows = rows + rows / 4, probabilities = probabilities + probabilities / 2
         let c = model.configuration
         let layerCount = checkpointing ? 1 : c.blockCount
+        let first = model.layers.first
         let layers = (0..<layerCount).map { _ in
-            LayerActivations(c, capacity: rows, probabilityCount: probabilities, queryKeyNorms: c.architecture == .qwen3)
+            LayerActivations(c, capacity: rows, probabilityCount: probabilities, queryKeyNorms: first?.hasQueryKeyNorms ?? false,
+                             postNorms: first?.hasPostNorms ?? false)
         }
         let inputs = checkpointing ? (0..<c.blockCount).map { _ in FloatBuffer(count: rows * c.embeddingLength) } : []
         let gradients = BlockGradients(c, capacity: rows)
@@ -140,11 +143,6 @@ public final class TrainingGraph: @unchecked Sendable {
     private func run(_ examples: [Example], lora: TrainableLoRA, gradients: UnsafeMutablePointer<Float>?, lossScale: Float,
                      dropout: TrainableLoRA.Dropout) throws -> Loss {
         let c = model.configuration, width = c.embeddingLength, vocabulary = model.vocabularySize
-        // The backward pass knows the llama and qwen3 blocks; gemma3's post-norms, GeGLU, sliding
-        // window and scaled embeddings are not in it yet, and training without them would be wrong.
-        guard c.architecture == .llama || c.architecture == .qwen3 else {
-            throw TrainingError.unsupportedArchitecture(c.architecture.rawValue)
-        }
         // Check and pack.
         var spans: [(start: Int, length: Int)] = []
         var tokens: [Int] = []
@@ -167,14 +165,17 @@ public final class TrainingGraph: @unchecked Sendable {
         }
         let n = tokens.count
         guard n > 0 else { return Loss() }
-        let rope = model.rotaryEmbedding
-        var angles = [Float](repeating: 0, count: n * rope.dimensions)
-        angles.withUnsafeMutableBufferPointer { table in
-            for span in spans {
-                for i in 0..<span.length { rope.angles(position: i, into: table.baseAddress! + (span.start + i) * rope.dimensions) }
+        func angles(_ rope: RotaryEmbedding) -> [Float] {
+            var table = [Float](repeating: 0, count: n * rope.dimensions)
+            table.withUnsafeMutableBufferPointer { table in
+                for span in spans {
+                    for i in 0..<span.length { rope.angles(position: i, into: table.baseAddress! + (span.start + i) * rope.dimensions) }
+                }
             }
+            return table
         }
-        let batch = PackedBatch(spans: spans, rows: n, angles: angles)
+        let batch = PackedBatch(spans: spans, rows: n, angles: angles(model.rotaryEmbedding),
+                                localAngles: model.localRotaryEmbedding.map(angles))
         let probabilityCount = spans.reduce(0) { $0 + c.headCount * $1.length * $1.length }
         let forwardOnly = gradients == nil
         let (layers, inputs, blockGradients) = buffers(rows: n, probabilities: probabilityCount)
@@ -185,6 +186,7 @@ public final class TrainingGraph: @unchecked Sendable {
         // Forward: embeddings, then every block; the residual stream ends in `hidden`.
         let hidden = buffer("hidden", n * width)
         for (t, token) in tokens.enumerated() { model.embedding.row(token, into: hidden.pointer + t * width) }
+        model.scaleEmbeddings(hidden.pointer, rows: n)
         for (index, layer) in model.layers.enumerated() {
             let a = recompute ? layers[0] : layers[index]
             a.input.pointer.update(from: hidden.pointer, count: n * width)
@@ -210,18 +212,33 @@ public final class TrainingGraph: @unchecked Sendable {
         // them at once; each chunk's loss gradient goes straight back through the output layer.
         let chunk = max(1, min(m, Self.logitsBudget / (vocabulary * 4)))
         let logits = buffer("logits", chunk * vocabulary)
+        // A soft-capped model's capped logits, kept for the cap's derivative.
+        let cap = model.configuration.finalLogitSoftcap
+        let capped = cap == nil || forwardOnly ? nil : buffer("capped", chunk * vocabulary)
         let dFinal = forwardOnly ? nil : buffer("dFinal", m * width)
         var rowLoss = [Double](repeating: 0, count: m)
         var first = 0
         while first < m {
             let rows = min(chunk, m - first)
             model.output.floatMultiply(finalNormed.pointer + first * width, count: rows, into: logits.pointer, workspace: panel, pool: pool)
+            model.capLogits(logits.pointer, count: rows * vocabulary)
+            capped?.pointer.update(from: logits.pointer, count: rows * vocabulary)
             rowLoss.withUnsafeMutableBufferPointer { losses in
                 let lossPointer = losses.baseAddress! + first
                 pool.forEachRange(rows) { part in
                     for r in part {
                         lossPointer[r] = Self.crossEntropy(logits.pointer + r * vocabulary, count: vocabulary, target: targets[first + r].token,
                                                            gradientScale: forwardOnly ? nil : lossScale)
+                    }
+                }
+            }
+            if let cap, let capped {
+                // d(cap tanh(l / cap))/dl = 1 - tanh^2 = 1 - (capped / cap)^2.
+                let inverse = 1 / cap, logitsPointer = logits.pointer, cappedPointer = capped.pointer
+                pool.forEachRange(rows * vocabulary) { part in
+                    for i in part {
+                        let t = cappedPointer[i] * inverse
+                        logitsPointer[i] *= 1 - t * t
                     }
                 }
             }

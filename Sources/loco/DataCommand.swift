@@ -65,6 +65,9 @@ struct DataCommand: ParsableCommand {
         @Option(help: "The GGUF model whose template and tokenizer to use, or a name in the model store.")
         var model: String?
 
+        @Option(help: ArgumentHelp(chatTemplateHelp, valueName: "name"))
+        var chatTemplate: String?
+
         @Option(help: "Chat JSONL.")
         var data: String
 
@@ -77,7 +80,7 @@ struct DataCommand: ParsableCommand {
         func run() throws {
             do {
                 let file = try GGUFFile(contentsOf: try ModelStore().resolve(model))
-                let dataset = try ChatDataset(contentsOf: data, template: try ChatTemplate(gguf: file), tokenizer: try Tokenizer(gguf: file),
+                let dataset = try ChatDataset(contentsOf: data, template: try chatTemplate.map { try ChatTemplate(named: $0, gguf: file) } ?? ChatTemplate(gguf: file), tokenizer: try Tokenizer(gguf: file),
                                               maxSequenceLength: maxSeqLen)
                 try TokenDataset.write(dataset.sequences, to: out)
                 let tokens = dataset.sequences.reduce(0) { $0 + $1.tokens.count }

@@ -266,6 +266,9 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "The GGUF model, or a name in the model store. Default: the default model.")
         var model: String?
 
+        @Option(help: ArgumentHelp(chatTemplateHelp, valueName: "name"))
+        var chatTemplate: String?
+
         @Option(help: "Tokens to generate at most per item.")
         var maxTokens = 256
 
@@ -286,7 +289,8 @@ struct EvalCommand: ParsableCommand {
         }
 
         func engine() throws -> Engine {
-            try Engine(model: model, threads: threads, contextLength: 4096, numerics: Numerics(flagName: numerics) ?? .fast)
+            try Engine(model: model, threads: threads, contextLength: 4096, numerics: Numerics(flagName: numerics) ?? .fast,
+                       chatTemplate: chatTemplate)
         }
 
         var evaluation: EvaluationOptions { EvaluationOptions(maxTokens: maxTokens, batch: batch) }

@@ -34,3 +34,7 @@ func fail(_ message: String) -> ExitCode {
     FileHandle.standardError.write(Data("loco: \(message)\n".utf8))
     return ExitCode(1)
 }
+
+/// The help of every command's `--chat-template`.
+let chatTemplateHelp = "A chat template family to use instead of the model file's own (for a base model whose file has none): "
+    + ChatTemplate.familyNames.joined(separator: ", ") + "."

@@ -7,6 +7,9 @@ struct GenerationArguments: ParsableArguments {
     @Option(help: "The GGUF model, or a name in the model store. Default: the default model.")
     var model: String?
 
+    @Option(help: ArgumentHelp(chatTemplateHelp, valueName: "name"))
+    var chatTemplate: String?
+
     @Option(help: "Tokens to generate at most.")
     var maxTokens = 256
 
@@ -68,7 +71,7 @@ struct GenerationArguments: ParsableArguments {
 
     /// The model loaded once, with sessions of `--context` positions on `--threads` threads.
     func makeEngine() throws -> Engine {
-        try Engine(model: model, threads: threads, contextLength: context, numerics: numericsMode ?? .fast)
+        try Engine(model: model, threads: threads, contextLength: context, numerics: numericsMode ?? .fast, chatTemplate: chatTemplate)
     }
 }
 

@@ -24,6 +24,9 @@ struct Train: ParsableCommand {
     @Option(help: "JSONL chat training data.")
     var data: String
 
+    @Option(help: ArgumentHelp(chatTemplateHelp, valueName: "name"))
+    var chatTemplate: String?
+
     @Option(help: "Output folder.")
     var out: String
 
@@ -135,8 +138,9 @@ struct Train: ParsableCommand {
             try configuration.validate()
             let path = try ModelStore().resolve(model)
             let base = try Model(contentsOf: path)
+            let template = try chatTemplate.map { try ChatTemplate(named: $0, gguf: base.file) }
             let trainingData = try TrainingData(contentsOf: data, model: base, maxSequenceLength: maxSeqLen,
-                                                validationFraction: valFraction, seed: seed)
+                                                validationFraction: valFraction, seed: seed, template: template)
             let examples = trainingData.trainingExamples, held = trainingData.validationExamples
             let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
             let trainer = try Trainer(model: base, train: examples, validation: held, configuration: configuration, outputFolder: out,

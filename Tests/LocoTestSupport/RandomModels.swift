@@ -14,6 +14,11 @@ public enum RandomModels {
         // Q/K norms, post-norms, GeGLU, tied output.
         "gemma3-f32": ["--arch", "gemma3", "--layers", "6", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "1",
                        "--head-dim", "64", "--vocab", "512", "--window", "8", "--seed", "7"],
+        // The same shape with embeddings as small as a real Gemma's (the gradient check's loss then
+        // stays near its real size; with the above it is ~250 per token and its float noise hides
+        // a 1e-4 check).
+        "gemma3-f32-small": ["--arch", "gemma3", "--layers", "6", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "1",
+                             "--head-dim", "64", "--vocab", "512", "--window", "8", "--seed", "7", "--small-embeddings"],
         "qwen3-f16-tied": ["--arch", "qwen3", "--layers", "8", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
                            "--head-dim", "128", "--tied", "--f16", "--seed", "2"],
     ]

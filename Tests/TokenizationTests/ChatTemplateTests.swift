@@ -25,6 +25,20 @@ import Testing
         #expect(try Self.template("google-gemma-2-2b-it").family == .gemma)
     }
 
+    /// A family named (`--chat-template`, for base models whose file has none) is the family the
+    /// model's own template is recognized as.
+    @Test func namedFamiliesAreTheRecognizedOnes() throws {
+        for (name, fixture) in [("qwen3", "Qwen-Qwen3-0.6B"), ("llama3", "meta-llama-Meta-Llama-3-8B-Instruct"),
+                                ("llama3.1", "meta-llama-Llama-3.1-8B-Instruct"), ("gemma3", "google-gemma-3-it"),
+                                ("gemma", "google-gemma-2-2b-it")] {
+            #expect(try ChatTemplate(named: name).family == Self.template(fixture).family, "\(name)")
+        }
+        #expect(try ChatTemplate(named: "ChatML").family == .chatML(defaultSystemPrompt: nil, toolResultsAsUserTurn: false))
+        #expect(ChatTemplate.familyNames == ["chatml", "gemma", "gemma3", "llama3", "llama3.1", "qwen3"])
+        #expect(throws: ChatTemplateError.unknownName("phi3")) { try ChatTemplate(named: "phi3") }
+        #expect(ChatTemplateError.unknownName("phi3").description.contains("known: chatml, gemma, gemma3"))
+    }
+
     @Test func unknownTemplatesAreErrors() {
         #expect(throws: ChatTemplateError.self) { try ChatTemplate(recognizing: "{{ messages[0].content }}") }
         // A reasoning ChatML template that is not Qwen3's hybrid one.

@@ -7,7 +7,8 @@ import Inference
 import LocoSupport
 
 /// The LoRA gradients of ``TrainingGraph`` against central finite differences of its own loss,
-/// on tiny llama and qwen3 models (Q8_0 matrices: the frozen base is dequantized, so the check
+/// on tiny llama and qwen3 models, a random gemma3 one (post-norms, GeGLU, sliding windows
+/// shorter than an example, scaled embeddings, two RoPE bases) (Q8_0 matrices: the frozen base is dequantized, so the check
 /// covers the quantized path) and the random F32 models of the parity tests, with every target
 /// adapted, GQA, two packed sequences and partial loss masks.
 ///
@@ -128,11 +129,19 @@ import LocoSupport
         try Self.check(Model(contentsOf: RandomModels.path("qwen3-f32")), targets: [.query, .key, .attentionOutput, .gate, .down], checkpointing: true)
     }
 
+    @Test func randomGemma3F32() throws {
+        try Self.check(Model(contentsOf: RandomModels.path("gemma3-f32-small")), checkpointing: true)
+    }
+
     /// The training forward is the inference forward: its loss equals the cross-entropy of the
-    /// logits a session with the same adapter (unmerged) computes, on the F32 model where both
-    /// are float products (1e-5 relative: float rounding of different product orders).
-    @Test func lossMatchesInferenceLogits() throws {
-        let model = try Model(contentsOf: RandomModels.path("qwen3-f32"))
+    /// logits a session with the same adapter (unmerged) computes, on the F32 models where both
+    /// are float products (qwen3: 1e-5 relative, float rounding of different product orders).
+    /// gemma3's inference looks GELU up in ggml's F16 table as llama.cpp does, training uses the
+    /// exact tanh form it differentiates (an F16 ulp apart per activation, measured 4.8e-6 relative
+    /// on the loss): 1e-4.
+    @Test(arguments: [("qwen3-f32", 1e-5), ("gemma3-f32-small", 1e-4)])
+    func lossMatchesInferenceLogits(recipe: String, tolerance: Double) throws {
+        let model = try Model(contentsOf: RandomModels.path(recipe))
         let lora = try Self.randomLoRA(model, targets: Set(TrainableLoRA.trainableTargets), seed: 12)
         let examples = Self.examples(vocabulary: model.vocabularySize)
         let loss = try TrainingGraph(model: model).loss(examples, lora: lora)
@@ -147,7 +156,8 @@ import LocoSupport
                 expected += log(row.reduce(0) { $0 + exp($1 - top) }) + top - row[example.tokens[i]]
             }
         }
-        #expect(abs(loss.sum - expected) <= 1e-5 * abs(expected), "training \(loss.sum) vs inference \(expected)")
+        print("\(recipe): training loss \(loss.sum) vs inference \(expected), relative \(abs(loss.sum - expected) / abs(expected))")
+        #expect(abs(loss.sum - expected) <= tolerance * abs(expected), "training \(loss.sum) vs inference \(expected)")
     }
 
     @Test func badExamplesAreRefused() throws {
