@@ -65,13 +65,16 @@ public struct EnergyMeter: Sendable {
         let cpuSeconds: Double
     }
 
+    /// CPU time counted: this process's and its ended children's (a probe run in a child process).
+    static func cpuSeconds() -> Double { PeakMemory.cpuSeconds() + PeakMemory.childrenCPUSeconds() }
+
     public func start() -> Mark {
-        Mark(microjoules: counters.compactMap(Self.read), cpuSeconds: PeakMemory.cpuSeconds())
+        Mark(microjoules: counters.compactMap(Self.read), cpuSeconds: Self.cpuSeconds())
     }
 
-    /// What was used since `mark`.
+    /// What was used since `mark` (CPU time: this process's and its children's that ended since).
     public func stop(_ mark: Mark) -> Reading {
-        let cpu = PeakMemory.cpuSeconds() - mark.cpuSeconds
+        let cpu = Self.cpuSeconds() - mark.cpuSeconds
         let now = counters.compactMap(Self.read)
         if !counters.isEmpty, now.count == mark.microjoules.count {
             // A counter wraps at max_energy_range_uj; a wrapped one reads lower than before.

@@ -10,11 +10,13 @@ import Darwin
 /// What the process has used of the machine's memory, for the reports of `loco bench`,
 /// `loco train` and any other front end that measures a run.
 public enum PeakMemory {
-    /// The process's peak resident set size so far, in bytes (`getrusage`'s `ru_maxrss`: the
-    /// same high-water mark Linux shows as `VmHWM` in /proc/self/status).
+    /// The process's peak resident set size so far, in bytes: on Linux its memory's high-water
+    /// mark `VmHWM` from /proc/self/status (since the last ``reset()``, if any), else `getrusage`'s
+    /// `ru_maxrss`. (Not `ru_maxrss` first: Linux carries it across `exec`, so a process started
+    /// by a large one, as `loco select` starts `loco bench`, would report its parent's peak.)
     public static func residentBytes() -> Int {
         #if os(Linux)
-        return Int(processUsage().ru_maxrss) * 1024  // kilobytes on Linux
+        return residentBytesSinceReset() ?? Int(processUsage().ru_maxrss) * 1024  // kilobytes on Linux
         #else
         return Int(processUsage().ru_maxrss)  // bytes on Darwin
         #endif
@@ -27,12 +29,19 @@ public enum PeakMemory {
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
-    static func processUsage() -> rusage {
+    /// User plus system CPU time of this process's children that have ended and been waited for.
+    public static func childrenCPUSeconds() -> Double {
+        let usage = processUsage(children: true)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    static func processUsage(children: Bool = false) -> rusage {
         var usage = rusage()
         #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue, &usage)
+        getrusage(children ? RUSAGE_CHILDREN.rawValue : RUSAGE_SELF.rawValue, &usage)
         #else
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(children ? RUSAGE_CHILDREN : RUSAGE_SELF, &usage)
         #endif
         return usage
     }

@@ -179,6 +179,47 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/missing/mc"))
     }
 
+    /// `loco select` end to end on two candidates (SmolLM2 with its own template, and again with
+    /// the ChatML family named): both meet the hard requirements, each gets the same quick adapter
+    /// (2 steps) and its suite scores, the probe runs in a child process whose peak memory is that
+    /// model's (above its weights, far below the selecting process's), energy is labelled, and the
+    /// report and JSON are written.
+    @Test func selectRanksCandidatesEndToEnd() throws {
+        guard Self.available, let model = Peers.defaultModel else { return }
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let mc = dir + "/mc.jsonl"
+        let lines = try String(contentsOfFile: Repository.path("Data/eval/general-mc.jsonl"), encoding: .utf8).split(separator: "\n")
+        try (lines.prefix(3).joined(separator: "\n") + "\n").write(toFile: mc, atomically: true, encoding: .utf8)
+        let data = try run(Self.releaseLoco, ["data", "math", "--out", dir + "/math", "--train", "8", "--test", "1", "--seed", "2"])
+        try #require(data.status == 0, "\(data.stderr)")
+        let selected = try run(Self.releaseLoco, [
+            "select", "--candidates", "\(model),\(model)@chatml", "--suite", mc, "--train-data", dir + "/math/train.jsonl",
+            "--steps", "2", "--target-loss", "100", "--out", dir + "/select", "--json"])
+        try #require(selected.status == 0, "\(selected.stderr)")
+        let json = try JSONSerialization.jsonObject(with: selected.stdout) as! [String: Any]
+        let candidates = json["candidates"] as! [[String: Any]]
+        try #require(candidates.count == 2)
+        #expect(candidates.map { $0["rank"] as? Int } == [1, 2])
+        #expect(Set(candidates.compactMap { $0["chat_template"] as? String }) == ["the file's", "chatml (named; the file has its own)"])
+        for candidate in candidates {
+            #expect((candidate["failures"] as? [String])?.isEmpty == true)
+            let quick = candidate["quick_adapter"] as! [String: Any]
+            #expect((quick["losses"] as? [Double])?.count == 2 && quick["steps_to_target"] as? Int == 1)
+            #expect(FileManager.default.fileExists(atPath: quick["adapter_path"] as! String))
+            #expect((candidate["adapter_scores"] as? [String: Double])?["mc"] != nil && (candidate["base_scores"] as? [String: Double])?["mc"] != nil)
+            let estimate = candidate["estimate"] as! [String: Any]
+            let weights = estimate["weight_bytes"] as! Int, peak = candidate["peak_rss_bytes"] as! Int
+            #expect(candidate["probe_in_child_process"] as? Bool == true)
+            #expect(peak > weights && peak < 2 * weights + 200_000_000, "peak \(peak), weights \(weights)")
+            #expect(["measured", "estimated"].contains((candidate["energy"] as? [String: Any])?["method"] as? String ?? ""))
+            #expect(((candidate["reason"] as? String) ?? "").isEmpty == false)
+        }
+        let report = try String(contentsOfFile: dir + "/select/selection.md", encoding: .utf8)
+        #expect(report.contains("## 1. Hard requirements") && report.contains("Each probe ran in a child process"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/select/selection.json"))
+    }
+
     /// `loco eval sweep` end to end on one requantization: the variant file has the type asked
     /// for, its KL divergence is what `loco eval kld` gives for the same file, the source's is
     /// 0, the report says the variants are requantized and how energy was obtained, the charts
