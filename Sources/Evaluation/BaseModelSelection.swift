@@ -56,8 +56,10 @@ public struct QuickAdapter: Sendable, Codable, Equatable {
 /// 2. **The base suite**: every suite scored on the bare model.
 /// 3. **A quick adapter**, the same recipe on each (``QuickAdapterTrainer``): the steps it takes to
 ///    reach a target loss, its final loss, its size, and every suite scored again with it.
-/// 4. **The laptop probe** (run first, before the suites grow the process): prefill and decode speed, time to first token, peak memory (compared
-///    with the estimate), and energy per token (measured from RAPL, or estimated and labelled).
+/// 4. **The laptop probe** (run first, before the suites grow the process): prefill and decode
+///    speed, time to first token, peak memory (compared with the estimate), the resident
+///    memory's drift over a long conversation, and energy per token (measured from RAPL, or
+///    estimated and labelled).
 ///
 /// Candidates that meet the hard requirements rank first, by their mean score with the quick
 /// adapter (without one: the base's), then by decode speed; the report says for each why it
@@ -97,6 +99,8 @@ public struct BaseModelSelection {
         public var probePromptTokens = 128
         public var probeGenTokens = 64
         public var probeRepetitions = 2
+        /// Turns of the long conversation whose memory drift the probe reads.
+        public var chatTurns = 50
         public var wattsPerCore = EnergyMeter.defaultWattsPerCore
         /// Runs the speed probe on a model file. nil: in this process, first thing after the
         /// candidate is loaded (its peak memory then includes what the process kept from earlier
@@ -152,6 +156,7 @@ public struct BaseModelSelection {
             probe.genTokens = c.probeGenTokens
             probe.repetitions = c.probeRepetitions
             probe.threads = pool.threadCount
+            probe.chatTurns = c.chatTurns
             PeakMemory.reset()
             let mark = meter.start()
             let speed = try c.probe.map { try $0(candidate.path, probe) } ?? SpeedProbe(probe).run(model: model, path: candidate.path)
@@ -161,6 +166,9 @@ public struct BaseModelSelection {
             result.timeToFirstTokenSeconds = Double(c.probePromptTokens) / speed.prefillTokensPerSecond + 1 / speed.decodeTokensPerSecond
             result.peakRSSBytes = c.probe != nil ? speed.peakRSSBytes : PeakMemory.residentBytesSinceReset() ?? speed.peakRSSBytes
             result.probeInChildProcess = c.probe != nil
+            result.chatTurns = speed.chatRSSByTurnBytes?.count
+            result.chatRSSDriftBytes = speed.chatRSSDriftBytes
+            result.chatKVCacheBytes = speed.chatKVCacheBytes
             result.probeEstimate = Self.memoryEstimate(model: model, file: file, context: c.probePromptTokens + c.probeGenTokens,
                                                        rank: 0, targets: 0)
             result.energy = energy
@@ -338,6 +346,11 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
     /// from a reset just before it.
     public var peakRSSBytes: Int?
     public var probeInChildProcess = false
+    /// The long conversation: its turns, resident memory after the last minus after the first,
+    /// and its KV cache's bytes at the end (the part of the drift that is the conversation itself).
+    public var chatTurns: Int?
+    public var chatRSSDriftBytes: Int?
+    public var chatKVCacheBytes: Int?
     /// The estimate at the probe's context and without an adapter, to set beside the peak.
     public var probeEstimate: MemoryEstimate?
     public var energy: EnergyMeter.Reading?
@@ -379,6 +392,9 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
         case timeToFirstTokenSeconds = "time_to_first_token_seconds"
         case peakRSSBytes = "peak_rss_bytes"
         case probeInChildProcess = "probe_in_child_process"
+        case chatTurns = "chat_turns"
+        case chatRSSDriftBytes = "chat_rss_drift_bytes"
+        case chatKVCacheBytes = "chat_kv_cache_bytes"
         case probeEstimate = "probe_estimate"
         case energy
         case joulesPerToken = "joules_per_token"

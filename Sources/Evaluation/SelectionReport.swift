@@ -137,20 +137,25 @@ public struct SelectionReport: Sendable, Codable, Equatable {
         }
 
         lines += ["", "## 4. On this machine", "",
-                  "| candidate | prefill | decode | time to first token | peak RSS | estimate at the probe's context | energy per token |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| candidate | prefill | decode | time to first token | peak RSS | estimate at the probe's context | memory drift over a chat (KV cache at its end) | energy per token |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for c in candidates {
             let energy = c.energy.map { $0.method == .measured ? "measured" : "estimated" } ?? ""
             lines.append("| \(c.name) | \(num(c.prefillTokensPerSecond, "%.1f tok/s")) | \(num(c.decodeTokensPerSecond, "%.1f tok/s")) | "
                          + "\(num(c.timeToFirstTokenSeconds.map { $0 * 1000 }, "%.0f ms")) | \(mb(c.peakRSSBytes)) | "
-                         + "\(mb(c.probeEstimate?.totalBytes)) | \(num(c.joulesPerToken, "%.4f J")) \(energy) |")
+                         + "\(mb(c.probeEstimate?.totalBytes)) | "
+                         + (c.chatRSSDriftBytes.map { "\(mb($0)) over \(c.chatTurns ?? 0) turns (\(mb(c.chatKVCacheBytes)))" } ?? "-")
+                         + " | \(num(c.joulesPerToken, "%.4f J")) \(energy) |")
         }
         let child = candidates.contains(where: \.probeInChildProcess)
         lines += ["", "Time to first token is derived: the probe's prompt over its prefill speed, plus one decode step. "
                   + (child ? "Each probe ran in a child process (`loco bench`); its peak RSS is that process's high-water mark. "
                      : "Peak RSS is this process's high-water mark from the start of each candidate's probe (reset through "
                      + "/proc/self/clear_refs), so it includes what the process kept from earlier candidates. ")
-                  + "The estimate beside it is the same formula as the hard requirement's, at the probe's context and without an adapter.", ""]
+                  + "The estimate beside it is the same formula as the hard requirement's, at the probe's context and without an adapter. "
+                  + "The chat drift is the resident memory after the last turn of a long conversation in one session (24 prompt and "
+                  + "32 generated tokens a turn) minus after the first; its KV cache's size at the end says how much of that is the "
+                  + "conversation itself (the cache doubles as it grows).", ""]
         return lines.joined(separator: "\n")
     }
 }

@@ -40,6 +40,12 @@ public struct SpeedProbe: Sendable {
         public var switchAdapters = false
         /// Adapter switches timed for ``BenchResult/adapterSwitchSeconds`` (the median is reported).
         public var switchSamples = 200
+        /// Turns of a long conversation in one session, the resident memory read after each
+        /// (0: none): each turn prefills ``chatPromptTokens`` seeded random tokens after what came
+        /// before, then decodes ``chatReplyTokens`` greedily, as a chat's KV cache grows.
+        public var chatTurns = 0
+        public var chatPromptTokens = 24
+        public var chatReplyTokens = 32
 
         public init() {}
     }
@@ -114,7 +120,24 @@ public struct SpeedProbe: Sendable {
             }
             switchSeconds = samples.sorted()[samples.count / 2]
         }
-        return BenchResult(
+        // A long conversation: one session, turn after turn, resident memory after each.
+        var rssByTurn: [Int]?, chatCacheBytes: Int?
+        if c.chatTurns > 0 {
+            let positions = c.chatTurns * (c.chatPromptTokens + c.chatReplyTokens)
+            let session = model.makeSession(contextLength: min(model.configuration.contextLength, positions), pool: pool)
+            var turns: [Int] = []
+            var chatRandom = SplitMix64(seed: c.seed &+ 1)
+            turnLoop: for _ in 0..<c.chatTurns {
+                guard session.position + c.chatPromptTokens + c.chatReplyTokens <= session.contextLength else { break turnLoop }
+                let turn = (0..<c.chatPromptTokens).map { _ in Int32(chatRandom.next() % UInt64(vocabulary)) }
+                var logits = try session.forward(tokens: turn, logits: .last).values
+                for _ in 0..<c.chatReplyTokens { logits = try session.decode(Sampler.argmax(logits)) }
+                if let rss = PeakMemory.currentResidentBytes() { turns.append(rss) }
+            }
+            rssByTurn = turns.isEmpty ? nil : turns
+            chatCacheBytes = session.cacheBytes
+        }
+        var result = BenchResult(
             model: path, threads: pool.threadCount, promptTokens: c.promptTokens, genTokens: c.genTokens,
             prefillTokensPerSecond: Double(c.promptTokens) / best.prefill,
             decodeTokensPerSecond: Double(c.genTokens) / best.decode,
@@ -123,6 +146,9 @@ public struct SpeedProbe: Sendable {
             adapterAttachSeconds: c.adapters.isEmpty ? nil : adapterAttachSeconds, adapterSwitchSeconds: switchSeconds,
             barePrefillTokensPerSecond: adapterSets.isEmpty ? nil : Double(c.promptTokens) / bare.prefill,
             bareDecodeTokensPerSecond: adapterSets.isEmpty ? nil : Double(c.genTokens) / bare.decode)
+        result.chatRSSByTurnBytes = rssByTurn
+        result.chatKVCacheBytes = chatCacheBytes
+        return result
     }
 }
 
@@ -153,6 +179,16 @@ public struct BenchResult: Sendable, Equatable, Codable {
     /// Without the adapters, measured in turn with the runs that have them (same conditions).
     public var barePrefillTokensPerSecond: Double?
     public var bareDecodeTokensPerSecond: Double?
+    /// With ``SpeedProbe/Configuration/chatTurns``: the resident memory after each turn of the long
+    /// conversation, and the bytes its KV cache held at the end (F32 keys and values at the
+    /// cache's capacity, which doubles as the conversation grows).
+    public var chatRSSByTurnBytes: [Int]?
+    public var chatKVCacheBytes: Int?
+    /// Resident memory after the last turn minus after the first (nil without a conversation).
+    public var chatRSSDriftBytes: Int? {
+        guard let turns = chatRSSByTurnBytes, let first = turns.first, let last = turns.last else { return nil }
+        return last - first
+    }
     /// The SIMD kernel set that ran (``KernelSet/running``).
     public var kernels: String
     /// The CPU's model name (``CPUInfo/modelName``).
@@ -172,6 +208,8 @@ public struct BenchResult: Sendable, Equatable, Codable {
         case adapterSwitchSeconds = "adapter_switch_seconds"
         case barePrefillTokensPerSecond = "bare_prefill_tokens_per_second"
         case bareDecodeTokensPerSecond = "bare_decode_tokens_per_second"
+        case chatRSSByTurnBytes = "chat_rss_by_turn_bytes"
+        case chatKVCacheBytes = "chat_kv_cache_bytes"
         case kernels, cpu
     }
 

@@ -30,6 +30,8 @@ public final class Session {
 
     /// How the float work is ordered (see `Numerics`).
     public var numerics: Numerics { state.numerics }
+    /// Bytes the KV cache holds now (its capacity doubles as positions are added).
+    public var cacheBytes: Int { state.cache.byteCount }
 
     init(model: Model, contextLength: Int?, cachePrecision: KVCache.Precision, numerics: Numerics, pool: ComputePool, batchSize: Int = 512) {
         let c = model.configuration

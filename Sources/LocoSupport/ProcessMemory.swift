@@ -62,9 +62,14 @@ public enum PeakMemory {
 
     /// The peak resident size since the last ``reset()`` (Linux's `VmHWM`), in bytes; nil where
     /// /proc is not there.
-    public static func residentBytesSinceReset() -> Int? {
+    public static func residentBytesSinceReset() -> Int? { status("VmHWM:") }
+
+    /// The resident size now (Linux's `VmRSS`), in bytes; nil where /proc is not there.
+    public static func currentResidentBytes() -> Int? { status("VmRSS:") }
+
+    static func status(_ key: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }),
               let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return nil }
         return kilobytes * 1024
     }

@@ -33,6 +33,9 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var adapters: AdapterArguments
 
+    @Option(help: "Then hold a conversation of this many turns in one session (24 prompt and 32 generated tokens each) and report the resident memory after each (0: none).")
+    var chatTurns = 0
+
     @Flag(help: """
         With several --adapter: give each its own adapter set (the runs use the first) and measure \
         switching a live session between them.
@@ -52,6 +55,7 @@ struct Bench: ParsableCommand {
             configuration.threads = threads
             configuration.adapters = adapters.specs.map { (path: $0.0, scale: $0.1) }
             configuration.switchAdapters = switchAdapters
+            configuration.chatTurns = chatTurns
             let path = try ModelStore().resolve(model)
             let result = try SpeedProbe(configuration).run(modelAt: path)
             if json {
@@ -70,6 +74,11 @@ struct Bench: ParsableCommand {
                     print("bare     prefill \(ByteFormat.fixed(barePrefill, 1)), decode \(ByteFormat.fixed(bareDecode, 1)) tokens/s "
                           + "(adapters cost \(ByteFormat.fixed(100 * (1 - result.prefillTokensPerSecond / barePrefill), 1))% / "
                           + "\(ByteFormat.fixed(100 * (1 - result.decodeTokensPerSecond / bareDecode), 1))%)")
+                }
+                if let turns = result.chatRSSByTurnBytes, let drift = result.chatRSSDriftBytes {
+                    print("chat     \(turns.count) turns: resident \(ByteFormat.string(turns[0])) after the first, "
+                          + "\(ByteFormat.string(turns[turns.count - 1])) after the last (drift \(ByteFormat.string(drift)); "
+                          + "KV cache \(ByteFormat.string(result.chatKVCacheBytes ?? 0)) at the end)")
                 }
                 if let load = result.adapterLoadSeconds, let attach = result.adapterAttachSeconds {
                     print("adapters \(result.adapterCount): read \(ByteFormat.fixed(load * 1000, 2)) ms, "

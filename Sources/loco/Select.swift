@@ -107,7 +107,7 @@ struct Select: ParsableCommand {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["bench", "--json", "--model", path, "--prompt-tokens", "\(probe.promptTokens)", "--gen-tokens", "\(probe.genTokens)",
-                             "--repetitions", "\(probe.repetitions)"] + (probe.threads.map { ["--threads", "\($0)"] } ?? [])
+                             "--repetitions", "\(probe.repetitions)", "--chat-turns", "\(probe.chatTurns)"] + (probe.threads.map { ["--threads", "\($0)"] } ?? [])
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors

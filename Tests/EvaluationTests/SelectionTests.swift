@@ -92,13 +92,16 @@ import Testing
         a.joulesPerToken = 0.01
         a.peakRSSBytes = 140_000_000
         a.probeInChildProcess = true
+        a.chatTurns = 50
+        a.chatRSSDriftBytes = 2_000_000
+        a.chatKVCacheBytes = 12_000_000
         let report = SelectionReport(cpu: "cpu", kernels: "avx2", threads: 2, context: 4096, laptopBytes: 8 << 30, availableBytes: 5 << 30,
                                      licenses: ["mit"], suites: ["math"], targetLoss: 0.5,
                                      candidates: SelectionReport.ranked([a, Self.candidate("b", fails: true, base: 0, adapter: nil, decode: 1)]))
         let text = report.markdown()
         for part in ["## Ranking", "## 1. Hard requirements", "## 2. Base suite and 3. the quick adapter", "## 4. On this machine",
                      "0.16 GB (weights 100 MB, KV 50 MB, adapter 5 MB, runtime 1 MB)", "| 3 of 3 | 0.400 | 3 MB | 12 s |",
-                     "energy: **estimated**", "7.5 W per busy core", "Each probe ran in a child process", "| 20.0% | 60.0% |"] {
+                     "energy: **estimated**", "7.5 W per busy core", "Each probe ran in a child process", "| 20.0% | 60.0% |", "| 2 MB over 50 turns (12 MB) |"] {
             #expect(text.contains(part), "\(part)")
         }
         let decoded = try JSONDecoder().decode(SelectionReport.self, from: Data(try report.jsonText().utf8))

@@ -70,6 +70,31 @@ import Tensor
         #expect(result.kernels == KernelSet.running.rawValue)
     }
 
+    /// A long conversation on the tiny model (context 64): 5 turns of 4 + 4 tokens in one session,
+    /// the resident memory read after each, the KV cache's bytes at the end (2 blocks, 2 KV
+    /// heads of 8, F32, its capacity the 40 positions asked for), and the drift from them.
+    @Test func chatTurnsReadTheMemoryAfterEachTurn() throws {
+        let path = try TinyModel().write()
+        var configuration = SpeedProbe.Configuration()
+        configuration.promptTokens = 4
+        configuration.genTokens = 2
+        configuration.repetitions = 1
+        configuration.threads = 1
+        configuration.chatTurns = 5
+        configuration.chatPromptTokens = 4
+        configuration.chatReplyTokens = 4
+        let result = try SpeedProbe(configuration).run(modelAt: path)
+        let turns = try #require(result.chatRSSByTurnBytes)
+        #expect(turns.count == 5 && turns.allSatisfy { $0 > 0 })
+        #expect(result.chatRSSDriftBytes == turns[4] - turns[0])
+        #expect(result.chatKVCacheBytes == 2 * 2 * 40 * 16 * 4)
+        let keys = Set(try Self.object(try result.jsonText()).keys)
+        #expect(keys == Self.alwaysKeys.union(["chat_rss_by_turn_bytes", "chat_kv_cache_bytes"]))
+        // Turns that would not fit the context are not run.
+        configuration.chatTurns = 20
+        #expect(try SpeedProbe(configuration).run(modelAt: path).chatRSSByTurnBytes?.count == 8)
+    }
+
     @Test func mathReportKeys() throws {
         let report = MathEvaluation.Report(accuracy: 0.5, correct: 1, total: 2, model: "/m/x.gguf", adapters: ["math-v1"],
                                            generatedTokens: 30, seconds: 1.25)
