@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Writes a small random model GGUF that llama.cpp loads: llama, qwen3 or gemma3 architecture, F32
+"""Writes a small random model GGUF that llama.cpp loads: llama, qwen3, qwen2 or gemma3 architecture, F32
 or F16 weights, a tiny byte-level BPE vocabulary. Deterministic for a seed.
 
-    python3 scripts/make-random-model.py OUT.gguf [--arch llama|qwen3|gemma3] [--width 256] [--ffn 256]
+    python3 scripts/make-random-model.py OUT.gguf [--arch llama|qwen3|qwen2|gemma3] [--width 256] [--ffn 256]
         [--layers 4] [--heads 4] [--kv-heads 1] [--head-dim D] [--vocab 256] [--tied] [--f16]
         [--window 8] [--seed 0]
 
-gemma3 gets Q/K norms, post-attention and post-FFN norms, a sliding window of --window positions
+qwen2 gets random biases on the query, key and value projections (std 0.5). gemma3 gets Q/K norms, post-attention and post-FFN norms, a sliding window of --window positions
 on five of every six blocks (llama.cpp's default pattern) with RoPE base 10000 there and 1e6 on
 the others, and a tied output layer.
 
@@ -51,7 +51,7 @@ def vocabulary(size):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
-    p.add_argument("--arch", default="llama", choices=["llama", "qwen3", "gemma3"])
+    p.add_argument("--arch", default="llama", choices=["llama", "qwen3", "qwen2", "gemma3"])
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--ffn", type=int, default=256)
     p.add_argument("--layers", type=int, default=4)
@@ -121,6 +121,9 @@ def main():
         matrix(b + "attn_q.weight", a.heads * head_dim, a.width, scale)
         matrix(b + "attn_k.weight", a.kv_heads * head_dim, a.width, scale)
         matrix(b + "attn_v.weight", a.kv_heads * head_dim, a.width, scale)
+        if a.arch == "qwen2":
+            for name, n in (("attn_q.bias", a.heads * head_dim), ("attn_k.bias", a.kv_heads * head_dim), ("attn_v.bias", a.kv_heads * head_dim)):
+                w.add_tensor(b + name, (0.5 * rng.standard_normal(n)).astype(np.float32))
         matrix(b + "attn_output.weight", a.width, a.heads * head_dim, 1.0 / np.sqrt(a.heads * head_dim))
         if a.arch in ("qwen3", "gemma3"):
             vector(b + "attn_q_norm.weight", head_dim)

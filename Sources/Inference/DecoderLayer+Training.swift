@@ -141,6 +141,7 @@ extension DecoderLayer {
         adapt(index, .query, input: a.normed.pointer, rows: n, into: q, x)
         adapt(index, .key, input: a.normed.pointer, rows: n, into: k, x)
         adapt(index, .value, input: a.normed.pointer, rows: n, into: a.values.pointer, x)
+        addBiases(q: q, k: k, v: a.values.pointer, rows: n, c)  // constants: nothing in the backward
         if let queryNorm, let keyNorm {
             queryNorm.withUnsafeBufferPointer { w in
                 Self.rmsNorm(q, rows: n * c.headCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: a.queries.pointer, pool: pool)

@@ -18,6 +18,8 @@ package struct DecoderLayer: Sendable {
     /// What varies between the architectures' blocks.
     package struct Options: Sendable {
         var queryKeyNorms = false
+        /// A bias on the query, key and value projections (qwen2).
+        var queryKeyValueBiases = false
         /// RMSNorm of the attention output and of the feed-forward output before each residual
         /// add (`post_attention_norm`, `post_ffw_norm`).
         var postNorms = false
@@ -36,6 +38,10 @@ package struct DecoderLayer: Sendable {
     /// Per-head RMSNorm weights of queries and keys (qwen3), `headDimension` values each.
     var queryNorm: [Float]?
     var keyNorm: [Float]?
+    /// Biases of the query, key and value projections (qwen2).
+    var queryBias: [Float]?
+    var keyBias: [Float]?
+    var valueBias: [Float]?
     var feedForwardNorm: [Float]
     var gate: WeightMatrix
     var up: WeightMatrix
@@ -55,6 +61,11 @@ package struct DecoderLayer: Sendable {
         key = try weights.matrix(p + "attn_k.weight", columns: width, rows: c.keyValueWidth)
         value = try weights.matrix(p + "attn_v.weight", columns: width, rows: c.keyValueWidth)
         attentionOutput = try weights.matrix(p + "attn_output.weight", columns: c.queryWidth, rows: width)
+        if options.queryKeyValueBiases {
+            queryBias = try weights.vector(p + "attn_q.bias", length: c.queryWidth)
+            keyBias = try weights.vector(p + "attn_k.bias", length: c.keyValueWidth)
+            valueBias = try weights.vector(p + "attn_v.bias", length: c.keyValueWidth)
+        }
         if options.queryKeyNorms {
             queryNorm = try weights.vector(p + "attn_q_norm.weight", length: c.headDimension)
             keyNorm = try weights.vector(p + "attn_k_norm.weight", length: c.headDimension)
@@ -66,6 +77,18 @@ package struct DecoderLayer: Sendable {
         if options.postNorms {
             postAttentionNorm = try weights.vector(p + "post_attention_norm.weight", length: width)
             postFeedForwardNorm = try weights.vector(p + "post_ffw_norm.weight", length: width)
+        }
+    }
+
+    /// Adds the query, key and value biases, if any, to `rows` rows of each.
+    func addBiases(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, rows: Int,
+                   _ c: ModelConfiguration) {
+        for (bias, x, width) in [(queryBias, q, c.queryWidth), (keyBias, k, c.keyValueWidth), (valueBias, v, c.keyValueWidth)] {
+            guard let bias else { continue }
+            for r in 0..<rows {
+                let row = x + r * width
+                for i in 0..<width { row[i] += bias[i] }
+            }
         }
     }
 
@@ -107,6 +130,7 @@ package struct DecoderLayer: Sendable {
             AdapterSet.apply(adapters.deltas(layer: index, .key), input: normed, count: n, into: k, numerics: numerics)
             AdapterSet.apply(adapters.deltas(layer: index, .value), input: normed, count: n, into: v, numerics: numerics)
         }
+        addBiases(q: q, k: k, v: v, rows: n, c)
         if let queryNorm, let keyNorm {
             queryNorm.withUnsafeBufferPointer { w in
                 Normalization.rmsNorm(q, rows: n * c.headCount, width: d, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: q)

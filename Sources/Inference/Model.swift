@@ -45,6 +45,7 @@ public final class Model: Sendable {
         let architecture: any Architecture.Type = switch configuration.architecture {
         case .llama: Llama.self
         case .qwen3: Qwen3.self
+        case .qwen2: Qwen2.self
         case .gemma3: Gemma3.self
         }
         let weights = WeightLoader(file: file)

@@ -11,6 +11,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         case llama
         /// Qwen3 (dense): as llama plus per-head RMSNorm of Q and K before NEOX RoPE.
         case qwen3
+        case qwen2
         /// Gemma 3 (text): as qwen3 plus scaled embeddings, norms after attention and after the
         /// feed-forward layer, GeGLU, and sliding-window layers with their own RoPE base.
         case gemma3

@@ -100,7 +100,7 @@ public final class TrainingGraph: @unchecked Sendable {
     public static func workingMemory(
         _ c: ModelConfiguration, vocabularySize: Int, rows: Int, sequenceLength: Int, checkpointing: Bool
     ) -> Int {
-        let qkNorms = c.architecture == .llama ? 0 : c.queryWidth + c.keyValueWidth
+        let qkNorms = c.architecture == .qwen3 || c.architecture == .gemma3 ? c.queryWidth + c.keyValueWidth : 0
         let postNorms = c.architecture == .gemma3 ? 2 * c.embeddingLength : 0
         let layerRow = 5 * c.embeddingLength + 2 * c.queryWidth + 2 * c.keyValueWidth + 3 * c.feedForwardLength + qkNorms + postNorms
         let layer = 4 * (layerRow * rows + c.headCount * rows * sequenceLength)

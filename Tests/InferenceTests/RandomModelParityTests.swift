@@ -37,21 +37,22 @@ import Tensor
         return LogitDistance(ours, theirs, vocabulary: model.vocabularySize)
     }
 
-    /// Gemma 3's block with a sliding window of 8 over 160 positions, so the window masks most
-    /// keys, prefill and decode (llama-cpp-python keeps a full-size SWA cache, so its cells stay
-    /// in position order); quantized, bit-identical in llama.cpp's order.
-    @Test(arguments: [false, true])
-    func gemma3MatchesLlamaCpp(decode: Bool) throws {
+    /// The architectures added after llama and qwen3, prefill and decode, F32 within the bar and
+    /// a pure Q8_0 copy bit-identical in llama.cpp's order: Gemma 3's block with a sliding window
+    /// of 8 over 160 positions, so the window masks most keys (llama-cpp-python keeps a full-size
+    /// SWA cache, so its cells stay in position order), and Qwen2's biased q, k and v.
+    @Test(arguments: ["gemma3-f32", "qwen2-f32"], [false, true])
+    func newerArchitecturesMatchLlamaCpp(_ recipe: String, decode: Bool) throws {
         guard LlamaCppPeer.available else { #expect(!Peers.required, "llama-cpp-python is required"); return }
-        let source = try RandomModels.path("gemma3-f32")
+        let source = try RandomModels.path(recipe)
         let distance = try compare(source, decode: decode)
-        #expect(distance.maxRelative <= 1e-5 && distance.argmaxAgreement == 1, "gemma3 F32 decode \(decode): \(distance)")
+        #expect(distance.maxRelative <= 1e-5 && distance.argmaxAgreement == 1, "\(recipe) decode \(decode): \(distance)")
         guard Peers.llamaCppOrderIsExact else { return }
-        let path = RandomModels.scratch("gemma3-q8_0.gguf")
+        let path = RandomModels.scratch("\(recipe)-q8_0.gguf")
         defer { try? FileManager.default.removeItem(atPath: path) }
         _ = try ModelQuantizer(recipe: QuantizationRecipe(.q8_0, pure: true), allowRequantize: false).quantize(input: source, output: path)
         let exact = try compare(path, numerics: .llamaCpp, decode: decode)
-        #expect(exact.maxAbsolute == 0, "gemma3 Q8_0 decode \(decode): \(exact)")
+        #expect(exact.maxAbsolute == 0, "\(recipe) Q8_0 decode \(decode): \(exact)")
     }
 
     @Test(arguments: ["llama-f32", "qwen3-f16-tied", "qwen3-f32"])

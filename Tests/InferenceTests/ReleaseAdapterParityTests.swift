@@ -31,11 +31,14 @@ import Testing
     ///   projection; measured 5.4e-6. Not the token embedding: with the output tied to it,
     ///   llama.cpp also applies that adapter to the output product, in the embedding's
     ///   orientation, and aborts on the shapes.
+    /// - qwen2 (biased q, k and v, untied output): every projection, the output layer and the
+    ///   token embedding.
     /// The adapter moves the logits far more than the bar (qwen3 over 0.05 of the largest logit;
     /// gemma3, whose largest logit is about 270, 0.024, measured).
     @Test(arguments: [
         ("qwen3-f32", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down,output,token_embd", Float(0.05)),
         ("gemma3-f32", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down", Float(0.01)),
+        ("qwen2-f32", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down,output,token_embd", Float(0.05)),
     ])
     func randomModelsMatchLlamaCpp(recipe: String, targets: String, effectAtLeast: Float) throws {
         guard Self.available else { return }

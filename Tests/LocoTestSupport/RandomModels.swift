@@ -19,6 +19,9 @@ public enum RandomModels {
         // a 1e-4 check).
         "gemma3-f32-small": ["--arch", "gemma3", "--layers", "6", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "1",
                              "--head-dim", "64", "--vocab", "512", "--window", "8", "--seed", "7", "--small-embeddings"],
+        // Biases on q, k and v; 2 KV heads of 64, untied output.
+        "qwen2-f32": ["--arch", "qwen2", "--layers", "4", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
+                      "--seed", "11"],
         "qwen3-f16-tied": ["--arch", "qwen3", "--layers", "8", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
                            "--head-dim", "128", "--tied", "--f16", "--seed", "2"],
     ]

@@ -129,6 +129,10 @@ import LocoSupport
         try Self.check(Model(contentsOf: RandomModels.path("qwen3-f32")), targets: [.query, .key, .attentionOutput, .gate, .down], checkpointing: true)
     }
 
+    @Test func randomQwen2F32() throws {
+        try Self.check(Model(contentsOf: RandomModels.path("qwen2-f32")), targets: [.query, .key, .value, .down])
+    }
+
     @Test func randomGemma3F32() throws {
         try Self.check(Model(contentsOf: RandomModels.path("gemma3-f32-small")), checkpointing: true)
     }
