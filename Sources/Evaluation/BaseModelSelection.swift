@@ -169,10 +169,14 @@ public struct BaseModelSelection {
             result.chatTurns = speed.chatRSSByTurnBytes?.count
             result.chatRSSDriftBytes = speed.chatRSSDriftBytes
             result.chatKVCacheBytes = speed.chatKVCacheBytes
-            result.probeEstimate = Self.memoryEstimate(model: model, file: file, context: c.probePromptTokens + c.probeGenTokens,
+            // The probe's longest session: its speed runs, or the conversation when that is longer.
+            let chatPositions = (result.chatTurns ?? 0) * (probe.chatPromptTokens + probe.chatReplyTokens)
+            result.probeEstimate = Self.memoryEstimate(model: model, file: file, context: max(c.probePromptTokens + c.probeGenTokens, chatPositions),
                                                        rank: 0, targets: 0)
             result.energy = energy
-            result.joulesPerToken = energy.joules / Double(max(1, c.probeRepetitions) * (c.probePromptTokens + c.probeGenTokens))
+            // Every token the probe ran shares the energy: each repetition's prompt and decode, and the conversation's.
+            let probeTokens = max(1, c.probeRepetitions) * (c.probePromptTokens + c.probeGenTokens) + chatPositions
+            result.joulesPerToken = energy.joules / Double(probeTokens)
 
             // The base suite, then the quick adapter and the suite again with it.
             func score(_ suite: EvaluationSuite, adapter: String?) throws -> Double {
@@ -351,7 +355,7 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
     public var chatTurns: Int?
     public var chatRSSDriftBytes: Int?
     public var chatKVCacheBytes: Int?
-    /// The estimate at the probe's context and without an adapter, to set beside the peak.
+    /// The estimate at the probe's longest session (speed runs or conversation), without an adapter, to set beside the peak.
     public var probeEstimate: MemoryEstimate?
     public var energy: EnergyMeter.Reading?
     public var joulesPerToken: Double?

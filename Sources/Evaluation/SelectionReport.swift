@@ -137,7 +137,7 @@ public struct SelectionReport: Sendable, Codable, Equatable {
         }
 
         lines += ["", "## 4. On this machine", "",
-                  "| candidate | prefill | decode | time to first token | peak RSS | estimate at the probe's context | memory drift over a chat (KV cache at its end) | energy per token |",
+                  "| candidate | prefill | decode | time to first token | peak RSS | estimate at the probe's longest context | memory drift over a chat (KV cache at its end) | energy per token |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for c in candidates {
             let energy = c.energy.map { $0.method == .measured ? "measured" : "estimated" } ?? ""
@@ -152,7 +152,9 @@ public struct SelectionReport: Sendable, Codable, Equatable {
                   + (child ? "Each probe ran in a child process (`loco bench`); its peak RSS is that process's high-water mark. "
                      : "Peak RSS is this process's high-water mark from the start of each candidate's probe (reset through "
                      + "/proc/self/clear_refs), so it includes what the process kept from earlier candidates. ")
-                  + "The estimate beside it is the same formula as the hard requirement's, at the probe's context and without an adapter. "
+                  + "The estimate beside it is the same formula as the hard requirement's, at the probe's longest session (its "
+                  + "speed runs, or the conversation when that is longer) and without an adapter. "
+                  + "Energy per token divides the probe's energy over every token it ran (speed runs and conversation). "
                   + "The chat drift is the resident memory after the last turn of a long conversation in one session (24 prompt and "
                   + "32 generated tokens a turn) minus after the first; its KV cache's size at the end says how much of that is the "
                   + "conversation itself (the cache doubles as it grows).", ""]
