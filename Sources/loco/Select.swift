@@ -6,7 +6,7 @@ struct Select: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Choose a base model: hard requirements, the base suite, a quick adapter on each candidate, and the laptop probe; a ranked report.",
         discussion: """
-            Each candidate is a GGUF file or a name in the model store; PATH@FAMILY names the chat template \
+            Each candidate is a GGUF file or a name in the model store (--chat-turns sets the probe's long conversation); PATH@FAMILY names the chat template \
             family for a base model whose file has none (e.g. gemma-3-270m-q4_k_m.gguf@gemma3). The hard \
             requirements come from the files: the licence (general.license) against --licenses, a chat \
             template, and the memory needed at --context tokens (weights, KV cache, one adapter, the runtime) \
@@ -43,6 +43,9 @@ struct Select: ParsableCommand {
     @Option(help: "GiB of it a model may use (the rest: the system and other programs).")
     var availableGb = 5.0
 
+    @Option(help: "Turns of the probe's long conversation, whose memory drift is reported.")
+    var chatTurns = 50
+
     @Option(help: "Accepted licences, comma-separated (general.license).")
     var licenses = BaseModelSelection.defaultLicenses.joined(separator: ",")
 
@@ -63,7 +66,7 @@ struct Select: ParsableCommand {
 
     func validate() throws {
         guard !candidates.split(separator: ",").isEmpty else { throw ValidationError("--candidates names no model") }
-        guard steps >= 1, context >= 1, maxTokens >= 1, batch >= 1, wattsPerCore > 0, laptopGb > 0, availableGb > 0 else {
+        guard steps >= 1, context >= 1, chatTurns >= 0, maxTokens >= 1, batch >= 1, wattsPerCore > 0, laptopGb > 0, availableGb > 0 else {
             throw ValidationError("--steps, --context, --max-tokens, --batch, --watts-per-core, --laptop-gb and --available-gb must be positive")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -88,6 +91,7 @@ struct Select: ParsableCommand {
             configuration.threads = threads
             configuration.targetLoss = targetLoss
             configuration.wattsPerCore = wattsPerCore
+            configuration.chatTurns = chatTurns
             configuration.probe = { path, probe in try Self.benchInChildProcess(path, probe) }
             let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
             let trainer = trainData.map { SelectionTrainer(data: $0, targetLoss: targetLoss, steps: steps, pool: pool) }

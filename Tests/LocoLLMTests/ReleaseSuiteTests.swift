@@ -195,7 +195,7 @@ import Testing
         try #require(data.status == 0, "\(data.stderr)")
         let selected = try run(Self.releaseLoco, [
             "select", "--candidates", "\(model),\(model)@chatml", "--suite", mc, "--train-data", dir + "/math/train.jsonl",
-            "--steps", "2", "--target-loss", "100", "--out", dir + "/select", "--json"])
+            "--steps", "2", "--target-loss", "100", "--chat-turns", "5", "--out", dir + "/select", "--json"])
         try #require(selected.status == 0, "\(selected.stderr)")
         let json = try JSONSerialization.jsonObject(with: selected.stdout) as! [String: Any]
         let candidates = json["candidates"] as! [[String: Any]]
@@ -214,6 +214,7 @@ import Testing
             #expect(peak > weights && peak < 2 * weights + 200_000_000, "peak \(peak), weights \(weights)")
             #expect(["measured", "estimated"].contains((candidate["energy"] as? [String: Any])?["method"] as? String ?? ""))
             #expect(((candidate["reason"] as? String) ?? "").isEmpty == false)
+            #expect(candidate["chat_turns"] as? Int == 5 && (candidate["chat_kv_cache_bytes"] as? Int ?? 0) > 0)
         }
         let report = try String(contentsOfFile: dir + "/select/selection.md", encoding: .utf8)
         #expect(report.contains("## 1. Hard requirements") && report.contains("Each probe ran in a child process"))
