@@ -147,25 +147,88 @@ public final class BatchGenerator {
     /// One pass: `rows[s]` at the next positions of `sessions[s]`; the logits after each
     /// sequence's last row, one row per sequence.
     private func step(rows: [[Int32]], sessions: [Session], adapters: AdapterSet?) -> [Float] {
-        let c = model.configuration
-        let tokens = rows.flatMap { $0 }
-        let n = tokens.count, width = c.embeddingLength, dimensions = model.rotaryEmbedding.dimensions
         state.adapters = adapters
-        state.prepare(c, count: n, ropeDimensions: dimensions)
+        return model.batchedPass(rows: rows, sessions: sessions, state: state)
+    }
+}
+
+/// Advances several independent sessions by one token each in one pass of the layers:
+/// continuous batching for a server. Sessions join and leave between steps; each keeps its own
+/// KV cache, position and adapters (``Session/adapters``, so rows of one step may carry
+/// different adapters), and the weight products read each matrix once for all of them.
+///
+/// A step is row-invariant: a session's logits are bit for bit those a one-token
+/// ``Session/forward(tokens:logits:)`` on that session alone gives (with ``Numerics/fast``), so a
+/// reply does not depend on which other requests shared its steps. (The panel kernels, faster
+/// for many rows, are not used for that reason.)
+public final class BatchDecoder {
+    public let model: Model
+    private let state: ForwardState
+
+    public init(model: Model, pool: ComputePool = .shared) {
+        self.model = model
+        let c = model.configuration
+        state = ForwardState(cache: KVCache(layers: c.blockCount, kvHeads: c.kvHeadCount, headDimension: c.headDimension,
+                                            maximumCapacity: 1, precision: .f32),
+                             numerics: .fast, pool: pool)
+        state.matmul.rowInvariant = true
+    }
+
+    /// The logits after `tokens[s]` at the next position of `sessions[s]`, `vocabularySize`
+    /// floats per session in order; each session advances by one position.
+    ///
+    /// - Throws: `ModelError` when a token is outside the vocabulary, a session is full, or a
+    ///   session appears twice; nothing has advanced then.
+    public func step(_ sessions: [Session], tokens: [Int32]) throws -> [Float] {
+        precondition(sessions.count == tokens.count, "one token per session")
+        guard !sessions.isEmpty else { return [] }
+        for (session, token) in zip(sessions, tokens) {
+            guard token >= 0, Int(token) < model.vocabularySize else {
+                throw ModelError(.tokenOutOfRange(token: Int(token), vocabularySize: model.vocabularySize))
+            }
+            guard session.position < session.contextLength else {
+                throw ModelError(.contextFull(position: session.position, adding: 1, contextLength: session.contextLength))
+            }
+            guard session.model === model else { throw ModelError(.inconsistent("a session of another model in the batch")) }
+        }
+        guard Set(sessions.map(ObjectIdentifier.init)).count == sessions.count else {
+            throw ModelError(.inconsistent("a session appears twice in one batched step"))
+        }
+        state.adapters = nil
+        state.rowAdapters = sessions.map(\.adapters)
+        defer { state.rowAdapters = nil }
+        return model.batchedPass(rows: tokens.map { [$0] }, sessions: sessions, state: state)
+    }
+}
+
+extension Model {
+    /// One pass of the layers over `rows[s]` at the next positions of `sessions[s]`, with the
+    /// batch's activations in `state` (its own cache unused) and its adapters (``ForwardState/adapters``
+    /// for every row, or ``ForwardState/rowAdapters``); the logits after each sequence's last
+    /// row, one row per sequence. Every session advances by its row count.
+    func batchedPass(rows: [[Int32]], sessions: [Session], state: ForwardState) -> [Float] {
+        let c = configuration
+        let tokens = rows.flatMap { $0 }
+        let n = tokens.count, width = c.embeddingLength
+        state.prepare(c, count: n, ropeDimensions: rotaryEmbedding.dimensions)
         let hidden = state.hidden.pointer
         var r = 0
         for (s, sequence) in rows.enumerated() {
             sessions[s].state.cache.reserve(sessions[s].position + sequence.count)
             for (t, token) in sequence.enumerated() {
-                model.embedding.row(Int(token), into: hidden + r * width)
-                state.setAngles(row: r, position: sessions[s].position + t, model: model)
+                embedding.row(Int(token), into: hidden + r * width)
+                state.setAngles(row: r, position: sessions[s].position + t, model: self)
                 r += 1
             }
         }
-        if let adapters, !adapters.embedding.isEmpty {
-            adapters.addEmbeddingDeltas(tokens: tokens.map(Int.init), into: hidden, numerics: numerics)
+        if let rowAdapters = state.rowAdapters {
+            for (row, set) in rowAdapters.enumerated() where set.map({ !$0.embedding.isEmpty }) ?? false {
+                set!.addEmbeddingDeltas(tokens: [Int(tokens[row])], into: hidden + row * width, numerics: state.numerics)
+            }
+        } else if let adapters = state.adapters, !adapters.embedding.isEmpty {
+            adapters.addEmbeddingDeltas(tokens: tokens.map(Int.init), into: hidden, numerics: state.numerics)
         }
-        model.scaleEmbeddings(hidden, rows: n)
+        scaleEmbeddings(hidden, rows: n)
         let segments = zip(sessions, rows).map { CacheSegment(cache: $0.state.cache, start: $0.position, count: $1.count) }
         // The last row of every sequence goes on through the last block's feed-forward layer,
         // gathered to the front.
@@ -175,23 +238,21 @@ public final class BatchGenerator {
             end += sequence.count
             lastRows.append(end - 1)
         }
-        for (index, layer) in model.layers.enumerated() {
-            layer.forward(layer: index, count: n, start: 0, model: model, state: state, segments: segments,
-                          outputRows: index == model.layers.count - 1 ? lastRows : nil)
+        for (index, layer) in layers.enumerated() {
+            layer.forward(layer: index, count: n, start: 0, model: self, state: state, segments: segments,
+                          outputRows: index == layers.count - 1 ? lastRows : nil)
         }
         for (session, sequence) in zip(sessions, rows) { session.advance(by: sequence.count) }
         let normed = state.normed.pointer
         let n2 = rows.count
-        model.outputNorm.withUnsafeBufferPointer { w in
+        outputNorm.withUnsafeBufferPointer { w in
             Normalization.rmsNorm(hidden, rows: n2, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: normed)
         }
-        var values = [Float](repeating: 0, count: n2 * model.vocabularySize)
+        var values = [Float](repeating: 0, count: n2 * vocabularySize)
         values.withUnsafeMutableBufferPointer { out in
-            model.output.multiply(normed, count: n2, into: out.baseAddress!, workspace: state.matmul, numerics: numerics, pool: pool)
-            if let adapters {
-                AdapterSet.apply(adapters.output, input: normed, count: n2, into: out.baseAddress!, numerics: numerics)
-            }
-            model.capLogits(out.baseAddress!, count: out.count)
+            output.multiply(normed, count: n2, into: out.baseAddress!, workspace: state.matmul, numerics: state.numerics, pool: state.pool)
+            state.addDeltas({ $0.output }, input: normed, count: n2, into: out.baseAddress!)
+            capLogits(out.baseAddress!, count: out.count)
         }
         return values
     }

@@ -125,11 +125,9 @@ package struct DecoderLayer: Sendable {
         }
         WeightMatrix.multiply([.init(query, q), .init(key, k), .init(value, v)], input: normed, count: n,
                               workspace: state.matmul, numerics: numerics, pool: pool)
-        if let adapters = state.adapters {
-            AdapterSet.apply(adapters.deltas(layer: index, .query), input: normed, count: n, into: q, numerics: numerics)
-            AdapterSet.apply(adapters.deltas(layer: index, .key), input: normed, count: n, into: k, numerics: numerics)
-            AdapterSet.apply(adapters.deltas(layer: index, .value), input: normed, count: n, into: v, numerics: numerics)
-        }
+        state.addDeltas({ $0.deltas(layer: index, .query) }, input: normed, count: n, into: q)
+        state.addDeltas({ $0.deltas(layer: index, .key) }, input: normed, count: n, into: k)
+        state.addDeltas({ $0.deltas(layer: index, .value) }, input: normed, count: n, into: v)
         addBiases(q: q, k: k, v: v, rows: n, c)
         if let queryNorm, let keyNorm {
             queryNorm.withUnsafeBufferPointer { w in
@@ -158,10 +156,8 @@ package struct DecoderLayer: Sendable {
         }
         attentionOutput.multiply(state.attention.pointer, count: n, into: state.projection.pointer, workspace: state.matmul,
                                  numerics: numerics, pool: pool)
-        if let adapters = state.adapters {
-            AdapterSet.apply(adapters.deltas(layer: index, .attentionOutput), input: state.attention.pointer, count: n,
-                             into: state.projection.pointer, numerics: numerics)
-        }
+        state.addDeltas({ $0.deltas(layer: index, .attentionOutput) }, input: state.attention.pointer, count: n,
+                        into: state.projection.pointer)
         normalize(state.projection.pointer, rows: n, postAttentionNorm, c)
         add(state.projection.pointer, to: hidden, count: n * width)
         if let outputRows {
@@ -178,18 +174,14 @@ package struct DecoderLayer: Sendable {
         let g = state.gate.pointer, u = state.up.pointer
         WeightMatrix.multiply([.init(gate, g), .init(up, u)], input: normed, count: n, workspace: state.matmul,
                               numerics: numerics, pool: pool)
-        if let adapters = state.adapters {
-            AdapterSet.apply(adapters.deltas(layer: index, .gate), input: normed, count: n, into: g, numerics: numerics)
-            AdapterSet.apply(adapters.deltas(layer: index, .up), input: normed, count: n, into: u, numerics: numerics)
-        }
+        state.addDeltas({ $0.deltas(layer: index, .gate) }, input: normed, count: n, into: g)
+        state.addDeltas({ $0.deltas(layer: index, .up) }, input: normed, count: n, into: u)
         switch options.activation {
         case .swiglu: Activations.swiglu(gate: g, up: u, count: n * c.feedForwardLength, numerics: numerics)
         case .geglu: Activations.geglu(gate: g, up: u, count: n * c.feedForwardLength)
         }
         down.multiply(g, count: n, into: state.projection.pointer, workspace: state.matmul, numerics: numerics, pool: pool)
-        if let adapters = state.adapters {
-            AdapterSet.apply(adapters.deltas(layer: index, .down), input: g, count: n, into: state.projection.pointer, numerics: numerics)
-        }
+        state.addDeltas({ $0.deltas(layer: index, .down) }, input: g, count: n, into: state.projection.pointer)
         normalize(state.projection.pointer, rows: n, postFeedForwardNorm, c)
         add(state.projection.pointer, to: hidden, count: n * width)
     }

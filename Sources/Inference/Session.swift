@@ -236,9 +236,7 @@ public final class Session {
         case .logits(let destination, _):
             model.output.multiply(normed, count: rows.count, into: destination, workspace: state.matmul,
                                   numerics: state.numerics, pool: state.pool)
-            if let adapters = state.adapters {
-                AdapterSet.apply(adapters.output, input: normed, count: rows.count, into: destination, numerics: state.numerics)
-            }
+            state.addDeltas({ $0.output }, input: normed, count: rows.count, into: destination)
             model.capLogits(destination, count: rows.count * model.vocabularySize)
         case .sumOfNormed(let sums):
             for r in 0..<rows.count {
@@ -286,6 +284,9 @@ final class ForwardState {
     let pool: ComputePool
     let matmul = MatmulWorkspace()
     var adapters: AdapterSet?
+    /// Per-row adapters for a batch of independent sequences, one row each (batched decoding):
+    /// row `r` gets `rowAdapters[r]`'s deltas instead of ``adapters``'. Nil: every row has ``adapters``.
+    var rowAdapters: [AdapterSet?]?
     let attentionWorkspace = AttentionWorkspace()
     private(set) var hidden = FloatBuffer(count: 0)
     private(set) var normed = FloatBuffer(count: 0)
@@ -329,6 +330,43 @@ final class ForwardState {
         rope.angles(position: position, into: angles.pointer + row * rope.dimensions)
         if let local = model.localRotaryEmbedding {
             local.angles(position: position, into: localAngles.pointer + row * local.dimensions)
+        }
+    }
+}
+
+extension ForwardState {
+    /// Adds the deltas `select` picks from each row's adapter set to `count` rows of `output`,
+    /// computed from the same rows of `input`. Rows of one set go through one product; with a
+    /// row-invariant workspace each row goes alone, so that its bits are those of a one-row pass.
+    func addDeltas(_ select: (AdapterSet) -> [AdapterSet.Delta], input: UnsafePointer<Float>, count: Int,
+                   into output: UnsafeMutablePointer<Float>) {
+        let byRow = matmul.rowInvariant && count > 1
+        guard let rowAdapters else {
+            guard let adapters else { return }
+            let deltas = select(adapters)
+            guard let first = deltas.first else { return }
+            if byRow {
+                for r in 0..<count {
+                    AdapterSet.apply(deltas, input: input + r * first.inputs, count: 1, into: output + r * first.outputs, numerics: numerics)
+                }
+            } else {
+                AdapterSet.apply(deltas, input: input, count: count, into: output, numerics: numerics)
+            }
+            return
+        }
+        precondition(rowAdapters.count == count, "per-row adapters need one set per row")
+        var r = 0
+        while r < count {
+            var end = r + 1
+            while !byRow, end < count, rowAdapters[end] === rowAdapters[r] { end += 1 }
+            if let set = rowAdapters[r] {
+                let deltas = select(set)
+                if let first = deltas.first {
+                    AdapterSet.apply(deltas, input: input + r * first.inputs, count: end - r, into: output + r * first.outputs,
+                                     numerics: numerics)
+                }
+            }
+            r = end
         }
     }
 }

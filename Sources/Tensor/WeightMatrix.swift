@@ -112,10 +112,11 @@ public struct WeightMatrix: Sendable {
             activations.append((format, workspace.convert(input, count: count, columns: columns, to: format, pool: pool)))
         }
         let totalRows = products.reduce(0) { $0 + $1.matrix.rows }
-        let laid = numerics == .fast && count >= 2 && workspace.laidWeightBudget > 0 && loco_panel_preferred() != 0
+        let panelAllowed = numerics == .fast && !workspace.rowInvariant && loco_panel_preferred() != 0
+        let laid = panelAllowed && count >= 2 && workspace.laidWeightBudget > 0
             ? products.map { workspace.laidOut($0.matrix, pool: pool) } : []
         let allLaid = !laid.isEmpty && laid.allSatisfy { $0 != nil }
-        if numerics == .fast, count >= panelMinimumCount || allLaid, loco_panel_preferred() != 0,
+        if panelAllowed, count >= panelMinimumCount || allLaid,
            products.allSatisfy({ $0.matrix.hasPanelForm }) {
             var panels: [(ActivationFormat, UnsafeRawPointer)] = []
             for (format, converted) in activations {
@@ -144,6 +145,7 @@ public struct WeightMatrix: Sendable {
         }
         // Small products are not worth waking the workers for.
         let work = totalRows * columns * count
+        let rowInvariant = workspace.rowInvariant
         let region: (Range<Int>) -> Void = { range in numerics.withKernels {
             var start = 0
             for product in products {
@@ -152,7 +154,7 @@ public struct WeightMatrix: Sendable {
                 if lower < upper {
                     let input = activations.first { $0.0 == matrix.activationFormat }!.1
                     matrix.multiplyRows((lower - start)..<(upper - start), activations: input, count: count, into: product.output,
-                                        numerics: numerics)
+                                        numerics: numerics, rowInvariant: rowInvariant)
                 }
                 start += matrix.rows
             }
@@ -171,15 +173,23 @@ public struct WeightMatrix: Sendable {
         return loco_panel_supports(Int32(type.rawValue)) != 0
     }
 
-    /// Rows `range` of the product, for inputs already in `activationFormat`.
+    /// Rows `range` of the product, for inputs already in `activationFormat`. `rowInvariant`:
+    /// each input row gets the bits a product of that row alone gives (see
+    /// ``MatmulWorkspace/rowInvariant``).
     func multiplyRows(
-        _ range: Range<Int>, activations: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>, numerics: Numerics
+        _ range: Range<Int>, activations: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>, numerics: Numerics,
+        rowInvariant: Bool = false
     ) {
         switch storage.kernel {
         case .float:
             let x = activations.assumingMemoryBound(to: Float.self)
             let w = storage.base.assumingMemoryBound(to: Float.self) + range.lowerBound * columns
-            if count == 1 {
+            if rowInvariant && count > 1 {
+                for t in 0..<count {
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(range.count), Int32(columns), 1, w, Int32(columns),
+                                x + t * columns, 1, 0, output + t * rows + range.lowerBound, 1)
+                }
+            } else if count == 1 {
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(range.count), Int32(columns), 1, w, Int32(columns),
                             x, 1, 0, output + range.lowerBound, 1)
             } else {
@@ -355,6 +365,11 @@ public final class MatmulWorkspace: @unchecked Sendable {
     /// which otherwise costs more than the arithmetic; each matrix is laid out on its first
     /// product, until the budget is spent.
     public var laidWeightBudget = 0
+    /// When set, a product of several input rows gives each row exactly the bits a product of
+    /// that row alone gives: no panel kernels, float weights one row at a time. Slower for many
+    /// rows; what batched decoding across independent requests needs, so that a reply does not
+    /// depend on which other requests shared its steps.
+    public var rowInvariant = false
     private var laidWeights: [UnsafeRawPointer: ByteBuffer] = [:]
     private var laidBytes = 0
 
