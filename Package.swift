@@ -8,12 +8,17 @@ let package = Package(
         .library(name: "LocoLLM", targets: ["LocoLLM"]),
         .library(name: "GGUFFormat", targets: ["GGUFFormat"]),
         .library(name: "Quantization", targets: ["Quantization"]),
+        .library(name: "LocoServer", targets: ["LocoServer"]),
         .executable(name: "loco", targets: ["loco"]),
         .executable(name: "gguf-inspect", targets: ["gguf-inspect"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C, internal: SIMD inner loops with runtime CPU dispatch and scalar fallbacks.
@@ -68,10 +73,24 @@ let package = Package(
             ],
             exclude: ["README.md"]
         ),
+        // `loco serve`: Ollama and OpenAI APIs on Hummingbird 2 over one Engine, continuous batching
+        // across requests, per-request adapters, `auto` routing, Prometheus metrics.
+        .target(
+            name: "LocoServer",
+            dependencies: [
+                "LocoLLM",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md"]
+        ),
         .executableTarget(
             name: "loco",
             dependencies: [
                 "LocoLLM",
+                "LocoServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -99,6 +118,7 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "LocoLLMTests", dependencies: ["LocoLLM", "LocoTestSupport", "loco", "gguf-inspect", "quantize"]),
+        .testTarget(name: "LocoServerTests", dependencies: ["LocoServer", "LocoTestSupport", "loco"]),
         .testTarget(name: "CBLASTests", dependencies: ["CBLAS", "CKernels"]),
         .testTarget(
             name: "TokenizationTests",

@@ -49,23 +49,14 @@ public final class BatchGenerator {
         state.matmul.laidWeightBudget = laidWeightBytes
     }
 
-    private struct Sequence {
-        var sampler: Sampler
-        var history: [Int32]
-        var detokenizer: StreamingDetokenizer
-        var stopper: StopStringFilter
-        var logits: [Float]
-        var reply = Reply(text: "", tokens: [], stopReason: .maxTokens)
-        var done = false
-    }
-
     /// The replies to `prompts` (token ids, each shorter than the context), in order, with
     /// `adapters` on every sequence.
     public func generate(prompts: [[Int32]], options: GenerationOptions, adapters: AdapterSet? = nil) throws -> [Reply] {
         while sessions.count < prompts.count {
             sessions.append(model.makeSession(contextLength: contextLength, numerics: numerics, pool: pool))
         }
-        var sequences: [Sequence] = []
+        var cursors: [ReplyCursor] = []
+        var logits: [[Float]] = []
         for (i, prompt) in prompts.enumerated() {
             guard !prompt.isEmpty else { throw ModelError(.inconsistent("prompt \(i) has no tokens")) }
             guard prompt.count < contextLength else {
@@ -76,23 +67,23 @@ public final class BatchGenerator {
             }
             sessions[i].reset()
             sessions[i].adapters = adapters
-            sequences.append(Sequence(sampler: Sampler(options.sampler), history: prompt, detokenizer: StreamingDetokenizer(tokenizer: tokenizer),
-                                      stopper: StopStringFilter(stops: options.stopStrings), logits: []))
+            cursors.append(ReplyCursor(prompt: prompt, tokenizer: tokenizer, options: options))
+            logits.append([])
         }
         // Prompts are prefilled together, as many as `prefillRows` rows hold per pass (one that
         // does not fit alone runs on its own session in passes).
         var group: [Int] = [], rows = 0
         func flush() {
             guard !group.isEmpty else { return }
-            let logits = step(rows: group.map { prompts[$0] }, sessions: group.map { sessions[$0] }, adapters: adapters)
+            let values = step(rows: group.map { prompts[$0] }, sessions: group.map { sessions[$0] }, adapters: adapters)
             let vocabulary = model.vocabularySize
-            for (r, index) in group.enumerated() { sequences[index].logits = Array(logits[(r * vocabulary)..<((r + 1) * vocabulary)]) }
+            for (r, index) in group.enumerated() { logits[index] = Array(values[(r * vocabulary)..<((r + 1) * vocabulary)]) }
             group = []
             rows = 0
         }
         for (i, prompt) in prompts.enumerated() {
             if prompt.count > Self.prefillRows {
-                sequences[i].logits = try sessions[i].forward(tokens: prompt, logits: .last).values
+                logits[i] = try sessions[i].forward(tokens: prompt, logits: .last).values
                 continue
             }
             if rows + prompt.count > Self.prefillRows { flush() }
@@ -102,43 +93,18 @@ public final class BatchGenerator {
         flush()
         while true {
             var next: [(index: Int, token: Int32)] = []
-            for i in sequences.indices where !sequences[i].done {
-                var sequence = sequences[i]
-                let token = sequence.sampler.sample(logits: sequence.logits, history: sequence.history)
-                sequence.reply.tokens.append(token)
-                if options.stopAtEndOfGeneration && tokenizer.isEndOfGeneration(token) {
-                    sequence.reply.stopReason = .endOfGeneration
-                    sequence.done = true
-                } else {
-                    let (text, hitStop) = sequence.stopper.feed(sequence.detokenizer.append(token))
-                    sequence.reply.text += text
-                    if hitStop {
-                        sequence.reply.stopReason = .stopString
-                        sequence.done = true
-                    } else if sequence.reply.tokens.count >= options.maxTokens {
-                        sequence.done = true
-                    } else if sessions[i].position >= contextLength {
-                        sequence.reply.stopReason = .contextFull
-                        sequence.done = true
-                    } else {
-                        sequence.history.append(token)
-                        next.append((i, token))
-                    }
-                }
-                if sequence.done && sequence.reply.stopReason != .stopString {
-                    let (tail, _) = sequence.stopper.feed(sequence.detokenizer.finish())
-                    sequence.reply.text += tail + sequence.stopper.flush()
-                }
-                sequences[i] = sequence
+            for i in cursors.indices where cursors[i].stopReason == nil {
+                let step = cursors[i].next(logits: logits[i], room: sessions[i].position < contextLength)
+                if !step.finished { next.append((i, step.token)) }
             }
             guard !next.isEmpty else { break }
             let rows = step(rows: next.map { [$0.token] }, sessions: next.map { sessions[$0.index] }, adapters: adapters)
             let vocabulary = model.vocabularySize
             for (r, entry) in next.enumerated() {
-                sequences[entry.index].logits = Array(rows[(r * vocabulary)..<((r + 1) * vocabulary)])
+                logits[entry.index] = Array(rows[(r * vocabulary)..<((r + 1) * vocabulary)])
             }
         }
-        return sequences.map(\.reply)
+        return cursors.map { Reply(text: $0.text, tokens: $0.tokens, stopReason: $0.stopReason ?? .maxTokens) }
     }
 
     /// Rows one prefill pass takes at most.

@@ -226,3 +226,84 @@ struct StopStringFilter {
         return held
     }
 }
+
+/// One reply being generated, token by token, apart from how its logits are computed: the
+/// sampler with the reply's history, the streaming detokenizer, the stop strings and the stop
+/// rules. ``BatchGenerator`` keeps one per sequence; a server keeps one per request.
+public struct ReplyCursor: Sendable {
+    public let options: GenerationOptions
+    /// The tokens sampled so far (an end-of-generation token included, as ``Generator`` counts it).
+    public private(set) var tokens: [Int32] = []
+    /// The text shown so far.
+    public private(set) var text = ""
+    /// Why the reply ended; nil while it goes on.
+    public private(set) var stopReason: StopReason?
+    private var sampler: Sampler
+    private var history: [Int32]
+    private var detokenizer: StreamingDetokenizer
+    private var stopper: StopStringFilter
+    private let tokenizer: Tokenizer
+
+    /// A reply after `prompt` (its tokens feed the sampler's penalties).
+    public init(prompt: [Int32], tokenizer: Tokenizer, options: GenerationOptions) {
+        self.options = options
+        self.tokenizer = tokenizer
+        sampler = Sampler(options.sampler)
+        history = prompt
+        detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        stopper = StopStringFilter(stops: options.stopStrings)
+        if options.maxTokens <= 0 { stopReason = .maxTokens }
+    }
+
+    /// What one token did to the reply.
+    public struct Step: Sendable, Equatable {
+        public var token: Int32
+        /// Text this token completed (often empty or a piece of a word); at the end, with what
+        /// was held back.
+        public var text: String
+        /// True when the reply ended with this token; else the token must be run through the
+        /// model, whose logits come to the next ``ReplyCursor/next(logits:room:)``.
+        public var finished: Bool
+    }
+
+    /// Samples the next token from `logits` (the model's after the last token); `room` is false
+    /// when the session has no position left for it.
+    public mutating func next(logits: [Float], room: Bool) -> Step {
+        precondition(stopReason == nil, "the reply has ended")
+        let token = sampler.sample(logits: logits, history: history)
+        tokens.append(token)
+        var shown = ""
+        if options.stopAtEndOfGeneration && tokenizer.isEndOfGeneration(token) {
+            stopReason = .endOfGeneration
+        } else {
+            let (piece, hitStop) = stopper.feed(detokenizer.append(token))
+            shown = piece
+            if hitStop {
+                stopReason = .stopString
+            } else if tokens.count >= options.maxTokens {
+                stopReason = .maxTokens
+            } else if !room {
+                stopReason = .contextFull
+            } else {
+                history.append(token)
+            }
+        }
+        if stopReason != nil && stopReason != .stopString { shown += finish() }
+        text += shown
+        return Step(token: token, text: shown, finished: stopReason != nil)
+    }
+
+    /// Ends the reply from outside (a cancelled request); returns the text still held back.
+    public mutating func cancel() -> String {
+        guard stopReason == nil else { return "" }
+        stopReason = .cancelled
+        let rest = finish()
+        text += rest
+        return rest
+    }
+
+    private mutating func finish() -> String {
+        let (tail, _) = stopper.feed(detokenizer.finish())
+        return tail + stopper.flush()
+    }
+}
