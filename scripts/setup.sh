@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 missing=()
 dpkg -s libopenblas-dev >/dev/null 2>&1 || missing+=(libopenblas-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+[ "${1:-}" != "--peers" ] || command -v curl >/dev/null 2>&1 || missing+=(curl)  # the server tests drive loco serve with curl too
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
