@@ -36,7 +36,10 @@ struct OpenAIAPI: Sendable {
             throw ServerError(.badRequest, "`response_format` must be text: structured output is not supported", parameter: "response_format")
         }
         let limit = try core.checkedMaxTokens(maxTokens, parameter: "max_tokens")
-        return GenerationOptions(maxTokens: limit, sampler: sampler, stopStrings: try body.strings("stop") ?? [])
+        // llama-server's extension: generate past end-of-generation tokens (fixed-length runs for benchmarks).
+        let ignoreEnd = try body.bool("ignore_eos") ?? false
+        return GenerationOptions(maxTokens: limit, sampler: sampler, stopStrings: try body.strings("stop") ?? [],
+                                 stopAtEndOfGeneration: !ignoreEnd)
     }
 
     private func includeUsage(_ body: JSONRequest) throws(ServerError) -> Bool {

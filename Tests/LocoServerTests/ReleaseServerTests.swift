@@ -128,6 +128,36 @@ import Testing
         #expect(zip(b, a).allSatisfy { abs($0 - $1) <= 1e-6 } && zip(c[1], a).allSatisfy { abs($0 - $1) <= 1e-6 })
     }
 
+    /// Documentation/Serving.md's ```sh and ```python blocks, run as written against a server on
+    /// the default model with the math and code adapters (only the address is replaced).
+    @Test func servingExamplesRun() throws {
+        guard Self.available else { return }
+        let server = try Self.server()
+        defer { server.stop() }
+        let text = try String(contentsOfFile: Repository.path("Documentation/Serving.md"), encoding: .utf8)
+        var blocks: [(language: String, code: String)] = []
+        var current: (String, [Substring])?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if let open = current {
+                if line == "```" {
+                    blocks.append((open.0, open.1.joined(separator: "\n")))
+                    current = nil
+                } else {
+                    current = (open.0, open.1 + [line])
+                }
+            } else if line == "```sh" || line == "```python" {
+                current = (String(line.dropFirst(3)), [])
+            }
+        }
+        #expect(blocks.count == 5, "\(blocks.map(\.language))")
+        for (i, block) in blocks.enumerated() {
+            let code = block.code.replacingOccurrences(of: "http://127.0.0.1:11434", with: server.url)
+            let result = try run(block.language == "sh" ? "bash" : "python3", ["-c", code])
+            #expect(result.status == 0 && !result.stdout.isEmpty, "Serving.md block \(i + 1) (\(block.language)): \(result.stderr)")
+            print("Serving.md block \(i + 1): \(result.stdoutText.prefix(300))")
+        }
+    }
+
     /// 16 streaming clients at once, over three adapters and the base, on 8 slots (8 wait in the
     /// queue): each gets the text it gets alone. Then a client that hangs up frees its slot.
     @Test func sixteenConcurrentClientsGetTheirAloneTexts() throws {
