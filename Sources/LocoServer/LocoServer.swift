@@ -96,6 +96,11 @@ public struct LocoServer: Sendable {
         router.post("/v1/embeddings") { request, _ in
             await handle(.openAI, "/v1/embeddings", core) { () throws(ServerError) in try await openAI.embeddings(request) }
         }
+        router.get("/tokenizer_info") { _, _ in openAI.tokenizerInfo() }
+        router.post("/tokenize") { request, _ in await handle(.openAI, "/tokenize", core) { () throws(ServerError) in try await openAI.tokenize(request) } }
+        router.post("/detokenize") { request, _ in
+            await handle(.openAI, "/detokenize", core) { () throws(ServerError) in try await openAI.detokenize(request) }
+        }
         return router
     }
 

@@ -350,6 +350,48 @@ struct OpenAIAPI: Sendable {
         ]))
     }
 
+    // MARK: Tokenizer routes (as vLLM names them; lm-evaluation-harness's remote tokenizer)
+
+    /// `GET /tokenizer_info`: the special tokens and the chat template.
+    func tokenizerInfo() -> Response {
+        let tokenizer = core.engine.tokenizer
+        let template = (try? core.engine.model.file.metadata.string("tokenizer.chat_template")) ?? ""
+        return JSONBody.response(JSONObject.members([
+            ("eos_token", .str(tokenizer.eos.flatMap(tokenizer.tokenText))), ("bos_token", .str(tokenizer.bos.flatMap(tokenizer.tokenText))),
+            ("pad_token", .null), ("chat_template", template.isEmpty ? .null : .string(template)),
+            ("model_max_length", .int(core.configuration.contextLength)), ("vocab_size", .int(core.engine.model.vocabularySize)),
+        ]))
+    }
+
+    /// `POST /tokenize`: `prompt` (or llama-server's `content`) to ids; special-token text is
+    /// read as the special token; `add_special_tokens` (or `add_special`) adds the model's BOS.
+    func tokenize(_ request: Request) async throws(ServerError) -> Response {
+        let body = try await core.body(of: request)
+        var text = try body.string("prompt")
+        if text == nil { text = try body.string("content") }
+        guard let text else { throw ServerError(.badRequest, "`prompt` is required", parameter: "prompt") }
+        var special = try body.bool("add_special_tokens")
+        if special == nil { special = try body.bool("add_special") }
+        let tokens = core.engine.tokenizer.encode(text, addSpecial: special ?? false, parseSpecial: true)
+        return JSONBody.response(JSONObject.members([
+            ("tokens", .array(tokens.map { .int(Int($0)) })), ("count", .int(tokens.count)),
+            ("max_model_len", .int(core.configuration.contextLength)),
+        ]))
+    }
+
+    /// `POST /detokenize`: `tokens` to text (special tokens written out).
+    func detokenize(_ request: Request) async throws(ServerError) -> Response {
+        let body = try await core.body(of: request)
+        let tokens = try Self.prompts(JSONRequest(object: JSONObject([("prompt", .array(try body.array("tokens") ?? []))])), core: core)
+        let ids = tokens.first?.tokens ?? []
+        let vocabulary = core.engine.model.vocabularySize
+        if let bad = ids.first(where: { Int($0) >= vocabulary }) {
+            throw ServerError(.badRequest, "token \(bad) is outside the vocabulary (0..<\(vocabulary))", parameter: "tokens")
+        }
+        let text = core.engine.tokenizer.decode(ids, renderSpecial: true)
+        return JSONBody.response(JSONObject.members([("prompt", .string(text)), ("content", .string(text))]))
+    }
+
     static func errorObject(_ error: ServerError) -> JSONValue {
         JSONObject.members([("message", .string(error.message)), ("type", .string(error.openAIType)), ("param", .str(error.parameter)),
                             ("code", .null)])

@@ -277,12 +277,11 @@ enum Logprobs {
     /// `token`'s log-probability in `row`, with the `top` most likely tokens (highest first,
     /// ties by lower id).
     static func of(token: Int32, in row: ArraySlice<Float>, top: Int) -> TokenLogprob {
+        // The same arithmetic as `loco eval run`'s scores (Perplexity.logSoftmax), so that a
+        // log-likelihood summed from these equals its, bit for bit.
         let base = row.startIndex
-        var maximum = -Float.infinity
-        for x in row where x > maximum { maximum = x }
-        var sum = 0.0
-        for x in row { sum += Foundation.exp(Double(x - maximum)) }
-        let logSum = Double(maximum) + Foundation.log(sum)
+        let peak = Double(row.max() ?? 0)
+        let sum = row.reduce(0.0) { $0 + Foundation.exp(Double($1) - peak) }
         var best: [(token: Int32, logprob: Double)] = []
         if top > 0 {
             // A partial selection: keep the `top` largest seen so far.
@@ -294,8 +293,8 @@ enum Logprobs {
                     if kept.count > top { kept.removeLast() }
                 }
             }
-            best = kept.map { (Int32($0.0), Double($0.1) - logSum) }
+            best = kept.map { (Int32($0.0), Double($0.1) - peak - Foundation.log(sum)) }
         }
-        return TokenLogprob(token: token, logprob: Double(row[base + Int(token)]) - logSum, top: best)
+        return TokenLogprob(token: token, logprob: Double(row[base + Int(token)]) - peak - Foundation.log(sum), top: best)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LocoLLM
 import LocoTestSupport
 import Testing
 
@@ -155,6 +156,80 @@ import Testing
             let result = try run(block.language == "sh" ? "bash" : "python3", ["-c", code])
             #expect(result.status == 0 && !result.stdout.isEmpty, "Serving.md block \(i + 1) (\(block.language)): \(result.stderr)")
             print("Serving.md block \(i + 1): \(result.stdoutText.prefix(300))")
+        }
+    }
+
+    /// lm-evaluation-harness (`lm_eval --model local-completions`, its remote tokenizer through
+    /// /tokenizer_info, /tokenize and /detokenize) scores a multiple-choice task from a local YAML
+    /// over the general-knowledge suite against the server: its `acc` equals `loco eval run`'s
+    /// score on the same items, with the base and with an adapter.
+    @Test func lmEvaluationHarnessScoresWhatLocoEvalRunScores() throws {
+        guard Self.available else { return }
+        guard (try run("python3", ["-c", "import lm_eval"])).status == 0 else {
+            print("skipped: lm_eval is not installed (scripts/install-peers.sh installs it)")
+            #expect(!Peers.required, "lm_eval is required (LOCO_REQUIRE_PEERS=1)")
+            return
+        }
+        let server = try Self.server()
+        defer { server.stop() }
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let suite = Repository.path("Data/eval/general-mc.jsonl")
+        let task = """
+            task: loco_general_mc
+            dataset_path: json
+            dataset_kwargs:
+              data_files:
+                test: \(suite)
+            test_split: test
+            output_type: multiple_choice
+            doc_to_text: "{{prompt}}"
+            doc_to_choice: "{{choices}}"
+            doc_to_target: "{{answer}}"
+            metric_list:
+              - metric: acc
+            """
+        try task.write(toFile: dir + "/loco_general_mc.yaml", atomically: true, encoding: .utf8)
+        for (model, adapter) in [("smollm2-135m-instruct", nil as String?), ("math", "math")] {
+            let local = try run(Self.releaseLoco, ["eval", "run", "--suite", suite, "--json"] + (adapter.map { ["--adapter", $0] } ?? []),
+                                environment: ["LOCO_ADAPTERS": try Self.registry.get(), "OPENBLAS_NUM_THREADS": "1"])
+            try #require(local.status == 0, "loco eval run: \(local.stderr)")
+            let localJSON = try JSONSerialization.jsonObject(with: local.stdout) as! [String: Any]
+            let localScore = localJSON["score"] as! Double
+            // Read with the SDK's JSON, which keeps each number's text (Foundation's parser may
+            // round the last bit).
+            var localLikelihoods: [String: [Double]] = [:]
+            if case .object(let report) = try JSONParser.parse(Array(local.stdout)), case .array(let items)? = report["items"] {
+                for case .object(let item) in items {
+                    guard let id = item["id"]?.string, case .array(let values)? = item["loglikelihoods"] else { continue }
+                    localLikelihoods[id] = values.compactMap { if case .number(let text) = $0 { Double(text) } else { nil } }
+                }
+            }
+            let out = dir + "/out-\(model)"
+            let harness = try run("python3", [
+                "-m", "lm_eval", "--model", "local-completions",
+                "--model_args", "model=\(model),base_url=\(server.url)/v1/completions,tokenizer_backend=remote,tokenized_requests=True,num_concurrent=1,max_retries=1",
+                "--tasks", "loco_general_mc", "--include_path", dir, "--output_path", out, "--log_samples",
+            ], environment: ["HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"])
+            try #require(harness.status == 0, "lm_eval: \(harness.stderr.suffix(3000))")
+            let files = FileManager.default.enumerator(atPath: out)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".json") || $0.hasSuffix(".jsonl") } ?? []
+            let results = try #require(files.first { $0.contains("results_") }, "no results file under \(out)")
+            // Item by item, choice by choice: the harness's sums of the server's log-probabilities
+            // are loco eval run's log-likelihoods, to the last bit.
+            let samples = try #require(files.first { $0.contains("samples_") })
+            var compared = 0
+            for line in try String(contentsOfFile: out + "/" + samples, encoding: .utf8).split(separator: "\n") {
+                let sample = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                let id = (sample["doc"] as! [String: Any])["id"] as! String
+                let theirs = (sample["filtered_resps"] as! [[Any]]).map { Double("\($0[0])")! }
+                #expect(theirs == localLikelihoods[id], "\(model) \(id): lm_eval \(theirs) against loco eval run \(localLikelihoods[id] ?? [])")
+                compared += 1
+            }
+            #expect(compared == 24)
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/" + results))) as! [String: Any]
+            let accuracy = ((json["results"] as! [String: Any])["loco_general_mc"] as! [String: Any])["acc,none"] as! Double
+            print("lm_eval acc \(model): \(accuracy), loco eval run: \(localScore)")
+            #expect(abs(accuracy - localScore) < 1e-9, "\(model): lm_eval \(accuracy) against loco eval run \(localScore)")
         }
     }
 
