@@ -97,17 +97,20 @@ PROMPTS = [
 
 
 def one_round(url, clients, tokens, limit):
+    model = httpx.get(url + "/v1/models").json()["data"][0]["id"]
     results = [None] * clients
     barrier = threading.Barrier(clients)
 
     def client(i):
-        body = {"model": "bench", "prompt": f"{PROMPTS[i % len(PROMPTS)]} (request {i})", "max_tokens": tokens,
+        body = {"model": model, "prompt": f"{PROMPTS[i % len(PROMPTS)]} (request {i})", "max_tokens": tokens,
                 "temperature": 0, "ignore_eos": True, "stream": True}
         barrier.wait()
         begin = time.perf_counter()
         first = None
         count = 0
         with httpx.stream("POST", url + "/v1/completions", json=body, timeout=limit) as response:
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: {response.status_code} {response.read()[:300]}")
             for line in response.iter_lines():
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue

@@ -217,6 +217,18 @@ public struct WeightMatrix: Sendable {
             // A tile of weight rows stays in L1/L2 while every input row passes over it.
             let tile = max(1, 16 * 1024 / rowBytes)
             var tileStart = range.lowerBound
+            if !ggml, let rowsDot = Storage.rowsKernel(type) {
+                // The row kernels' own order: each entry has the bits a one-row product gives it.
+                while tileStart < range.upperBound {
+                    let tileEnd = min(range.upperBound, tileStart + tile)
+                    for t in 0..<count {
+                        rowsDot(columns, base + tileStart * rowBytes, rowBytes, tileEnd - tileStart, activations + t * activationBytes,
+                                output + t * rows + tileStart)
+                    }
+                    tileStart = tileEnd
+                }
+                return
+            }
             while tileStart < range.upperBound {
                 let tileEnd = min(range.upperBound, tileStart + tile)
                 for t in 0..<count {
