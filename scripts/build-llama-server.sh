@@ -7,21 +7,7 @@ set -euo pipefail
 LLAMA_CPP_PYTHON_VERSION=0.3.36
 peers="${LOCO_PEERS:-${XDG_CACHE_HOME:-$HOME/.cache}/locollm/peers}"
 prefix="$peers/llama-server-$LLAMA_CPP_PYTHON_VERSION"
-flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
-has() { [[ " $flags " == *" $1 "* ]]; }
-args="-DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
-has avx && args+=" -DGGML_AVX=ON"
-has avx2 && args+=" -DGGML_AVX2=ON"
-has fma && args+=" -DGGML_FMA=ON"
-has f16c && args+=" -DGGML_F16C=ON"
-has bmi2 && args+=" -DGGML_BMI2=ON"
-if has avx512f && has avx512bw && has avx512dq && has avx512vl; then
-    args+=" -DGGML_AVX512=ON"
-    has avx512vbmi && args+=" -DGGML_AVX512_VBMI=ON"
-    has avx512_vnni && args+=" -DGGML_AVX512_VNNI=ON"
-    has avx512_bf16 && args+=" -DGGML_AVX512_BF16=ON"
-fi
-has avx_vnni && args+=" -DGGML_AVX_VNNI=ON"
+args="-DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF $("$(dirname "$0")/ggml-isa-flags.sh")"
 if [ -x "$prefix/bin/llama-server" ] && [ "$(cat "$prefix/.loco-build" 2>/dev/null)" = "$args" ]; then
     echo "$prefix/bin/llama-server"
     exit 0

@@ -48,19 +48,7 @@ fi
 
 flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
 has() { [[ " $flags " == *" $1 "* ]]; }
-cmake_args="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF"
-has avx && cmake_args+=" -DGGML_AVX=ON"
-has avx2 && cmake_args+=" -DGGML_AVX2=ON"
-has fma && cmake_args+=" -DGGML_FMA=ON"
-has f16c && cmake_args+=" -DGGML_F16C=ON"
-has bmi2 && cmake_args+=" -DGGML_BMI2=ON"
-if has avx512f && has avx512bw && has avx512dq && has avx512vl; then
-    cmake_args+=" -DGGML_AVX512=ON"
-    has avx512vbmi && cmake_args+=" -DGGML_AVX512_VBMI=ON"
-    has avx512_vnni && cmake_args+=" -DGGML_AVX512_VNNI=ON"
-    has avx512_bf16 && cmake_args+=" -DGGML_AVX512_BF16=ON"
-fi
-has avx_vnni && cmake_args+=" -DGGML_AVX_VNNI=ON"
+cmake_args="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF $("$(dirname "$0")/ggml-isa-flags.sh")"
 marker_value="$LLAMA_CPP_PYTHON_VERSION $cmake_args"
 
 site="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
