@@ -341,3 +341,61 @@ void loco_vec_dot_rows_q5_1_q8_1(size_t n, const void *w, size_t row_bytes, size
 void loco_vec_dot_rows_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out) {
     LOCO_DISPATCH_ROWS(q8_0, loco_vec_dot_q8_0_q8_0, n, w, row_bytes, rows, a, out);
 }
+
+/// Rows of a matrix times several activation vectors: `out[t * ldo + r]` for activation `t` (at
+/// `a + t * a_bytes`) and row `r`, each with the bits the one-row kernel gives it. AVX-512
+/// unpacks each weight pair once for up to four activations; every other set runs its rows
+/// kernel per activation.
+#if defined(__x86_64__)
+#define LOCO_DISPATCH_MULTI(T, XT, YT, ROWS, n, w, row_bytes, rows, a, a_bytes, count, out, ldo)                       \
+    do {                                                                                                          \
+        const uint32_t f_ = loco_cpu_features();                                                                  \
+        const uint32_t avx512_ = LOCO_CPU_AVX2 | LOCO_CPU_FMA | LOCO_CPU_F16C | LOCO_CPU_AVX512F | LOCO_CPU_AVX512BW; \
+        const int vnni_ = (f_ & (avx512_ | LOCO_CPU_AVX512VNNI)) == (avx512_ | LOCO_CPU_AVX512VNNI);              \
+        if ((f_ & avx512_) == avx512_) {                                                                          \
+            const size_t nb_ = (n) / 32;                                                                          \
+            for (size_t r_ = 0; r_ < (rows); r_++) {                                                              \
+                const XT *x_ = (const XT *)((const uint8_t *)(w) + r_ * (row_bytes));                              \
+                for (size_t t0_ = 0; t0_ < (count); t0_ += LOCO_MULTI_MAX) {                                       \
+                    const size_t c_ = (count) - t0_ < LOCO_MULTI_MAX ? (count) - t0_ : LOCO_MULTI_MAX;             \
+                    const YT *ys_[LOCO_MULTI_MAX];                                                                \
+                    float res_[LOCO_MULTI_MAX];                                                                   \
+                    for (size_t k_ = 0; k_ < c_; k_++) ys_[k_] = (const YT *)((const uint8_t *)(a) + (t0_ + k_) * (a_bytes)); \
+                    if (vnni_) multi_##T##_avx512vnni(nb_, x_, ys_, c_, res_);                                     \
+                    else multi_##T##_avx512bw(nb_, x_, ys_, c_, res_);                                             \
+                    for (size_t k_ = 0; k_ < c_; k_++) (out)[(t0_ + k_) * (ldo) + r_] = res_[k_];                  \
+                }                                                                                                 \
+            }                                                                                                     \
+            return;                                                                                               \
+        }                                                                                                         \
+        for (size_t t_ = 0; t_ < (count); t_++)                                                                   \
+            ROWS(n, w, row_bytes, rows, (const uint8_t *)(a) + t_ * (a_bytes), (out) + t_ * (ldo)); \
+    } while (0)
+#else
+#define LOCO_DISPATCH_MULTI(T, XT, YT, ROWS, n, w, row_bytes, rows, a, a_bytes, count, out, ldo)                       \
+    do {                                                                                                          \
+        for (size_t t_ = 0; t_ < (count); t_++)                                                                   \
+            ROWS(n, w, row_bytes, rows, (const uint8_t *)(a) + t_ * (a_bytes), (out) + t_ * (ldo)); \
+    } while (0)
+#endif
+
+void loco_vec_dot_multi_q4_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count,
+                                  float *out, size_t ldo) {
+    LOCO_DISPATCH_MULTI(q4_0, blk_q4_0, blk_q8_0, loco_vec_dot_rows_q4_0_q8_0, n, w, row_bytes, rows, a, a_bytes, count, out, ldo);
+}
+void loco_vec_dot_multi_q5_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count,
+                                  float *out, size_t ldo) {
+    LOCO_DISPATCH_MULTI(q5_0, blk_q5_0, blk_q8_0, loco_vec_dot_rows_q5_0_q8_0, n, w, row_bytes, rows, a, a_bytes, count, out, ldo);
+}
+void loco_vec_dot_multi_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count,
+                                  float *out, size_t ldo) {
+    LOCO_DISPATCH_MULTI(q8_0, blk_q8_0, blk_q8_0, loco_vec_dot_rows_q8_0_q8_0, n, w, row_bytes, rows, a, a_bytes, count, out, ldo);
+}
+void loco_vec_dot_multi_q4_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count,
+                                  float *out, size_t ldo) {
+    LOCO_DISPATCH_MULTI(q4_1, blk_q4_1, blk_q8_1, loco_vec_dot_rows_q4_1_q8_1, n, w, row_bytes, rows, a, a_bytes, count, out, ldo);
+}
+void loco_vec_dot_multi_q5_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count,
+                                  float *out, size_t ldo) {
+    LOCO_DISPATCH_MULTI(q5_1, blk_q5_1, blk_q8_1, loco_vec_dot_rows_q5_1_q8_1, n, w, row_bytes, rows, a, a_bytes, count, out, ldo);
+}

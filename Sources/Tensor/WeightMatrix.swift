@@ -217,6 +217,17 @@ public struct WeightMatrix: Sendable {
             // A tile of weight rows stays in L1/L2 while every input row passes over it.
             let tile = max(1, 16 * 1024 / rowBytes)
             var tileStart = range.lowerBound
+            if !ggml, let multiDot = Storage.multiKernel(type) {
+                // Several inputs per weight row, the row kernels' own order: each entry has the
+                // bits a one-row product gives it.
+                while tileStart < range.upperBound {
+                    let tileEnd = min(range.upperBound, tileStart + tile)
+                    multiDot(columns, base + tileStart * rowBytes, rowBytes, tileEnd - tileStart, activations, activationBytes, count,
+                             output + tileStart, rows)
+                    tileStart = tileEnd
+                }
+                return
+            }
             if !ggml, let rowsDot = Storage.rowsKernel(type) {
                 // The row kernels' own order: each entry has the bits a one-row product gives it.
                 while tileStart < range.upperBound {
@@ -334,6 +345,20 @@ public struct WeightMatrix: Sendable {
         typealias RowsDot = @convention(c) (Int, UnsafeRawPointer?, Int, Int, UnsafeRawPointer?, UnsafeMutablePointer<Float>?) -> Void
 
         /// The several-rows product of `type` (one activation vector), where there is one.
+        typealias MultiDot = @convention(c) (Int, UnsafeRawPointer?, Int, Int, UnsafeRawPointer?, Int, Int, UnsafeMutablePointer<Float>?, Int) -> Void
+
+        /// The kernel of rows times several inputs, where one exists (the 32-value formats).
+        static func multiKernel(_ type: GGMLType) -> MultiDot? {
+            switch type {
+            case .q4_0: loco_vec_dot_multi_q4_0_q8_0
+            case .q4_1: loco_vec_dot_multi_q4_1_q8_1
+            case .q5_0: loco_vec_dot_multi_q5_0_q8_0
+            case .q5_1: loco_vec_dot_multi_q5_1_q8_1
+            case .q8_0: loco_vec_dot_multi_q8_0_q8_0
+            default: nil
+            }
+        }
+
         static func rowsKernel(_ type: GGMLType) -> RowsDot? {
             switch type {
             case .q4_0: loco_vec_dot_rows_q4_0_q8_0

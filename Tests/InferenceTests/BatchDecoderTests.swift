@@ -12,17 +12,19 @@ import Testing
 /// model (the kernels whose float order could differ between one row and several), with
 /// random adapters on every projection and the output layer.
 @Suite struct BatchDecoderTests {
-    /// The random llama quantized to Q4_K_M (Q4_K and Q6_K rows, a Q6_K output layer).
-    static let model: Model? = {
+    /// The random llama quantized: Q4_K_M (Q4_K and Q6_K rows, a Q6_K output layer), and Q4_1 and
+    /// Q8_0 (the formats whose batched products unpack each weight row once for several inputs).
+    static func model(_ type: QuantizationFileType) -> Model? {
         guard let source = try? RandomModels.path("llama-f32") else { return nil }
-        let path = RandomModels.scratch("batch-q4km.gguf")
-        guard (try? ModelQuantizer(recipe: QuantizationRecipe(.q4_K_M), allowRequantize: false).quantize(input: source, output: path)) != nil
+        let path = RandomModels.scratch("batch-\(type.rawValue).gguf")
+        guard (try? ModelQuantizer(recipe: QuantizationRecipe(type), allowRequantize: false).quantize(input: source, output: path)) != nil
         else { return nil }
         return try? Model(file: GGUFFile(contentsOf: path))
-    }()
+    }
 
-    @Test func batchedStepsEqualOneSessionAlone() throws {
-        let model = try #require(Self.model)
+    @Test(arguments: [QuantizationFileType.q4_K_M, .q4_1, .q8_0])
+    func batchedStepsEqualOneSessionAlone(_ type: QuantizationFileType) throws {
+        let model = try #require(Self.model(type))
         let first = try AdapterTests.adapterSet(model, AdapterTests.randomFactors(model, seed: 11))
         let second = try AdapterTests.adapterSet(model, AdapterTests.randomFactors(model, seed: 12))
         let prompts: [[Int32]] = [[5, 60, 7, 100], [9, 9, 9], [200, 31, 47, 58, 69, 70, 12], [3], [44, 45], [1, 2, 3], [77],
@@ -73,7 +75,7 @@ import Testing
     }
 
     @Test func badStepsAreRefusedBeforeAnythingMoves() throws {
-        let model = try #require(Self.model)
+        let model = try #require(Self.model(.q4_K_M))
         let decoder = BatchDecoder(model: model)
         let a = model.makeSession(contextLength: 2), b = model.makeSession(contextLength: 8)
         _ = try a.forward(tokens: [1, 2], logits: .last)

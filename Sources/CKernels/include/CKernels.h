@@ -94,6 +94,13 @@ void loco_vec_dot_rows_q4_1_q8_1(size_t n, const void *w, size_t row_bytes, size
 void loco_vec_dot_rows_q5_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
 void loco_vec_dot_rows_q5_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
 void loco_vec_dot_rows_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
+/// Rows of a matrix times `count` activation vectors (`a + t * a_bytes`): `out[t * ldo + r]`, each
+/// with the bits the one-row kernel gives it (the weights unpacked once for several activations).
+void loco_vec_dot_multi_q4_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
+void loco_vec_dot_multi_q4_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
+void loco_vec_dot_multi_q5_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
+void loco_vec_dot_multi_q5_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
+void loco_vec_dot_multi_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
 float loco_vec_dot_q2_K_q8_K(size_t n, const void *w, const void *a);
 float loco_vec_dot_q3_K_q8_K(size_t n, const void *w, const void *a);
 float loco_vec_dot_q4_K_q8_K(size_t n, const void *w, const void *a);
