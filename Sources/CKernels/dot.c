@@ -9,6 +9,8 @@
 #include "CKernels.h"
 #include "row_kernels.h"
 
+#include <stdlib.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -342,6 +344,41 @@ void loco_vec_dot_rows_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size
     LOCO_DISPATCH_ROWS(q8_0, loco_vec_dot_q8_0_q8_0, n, w, row_bytes, rows, a, out);
 }
 
+#if defined(__x86_64__)
+/// The activation side of the AVX-512 multi kernels' scale products, converted once per call:
+/// per block pair p, 8 x d of block 2p then 8 x d of block 2p + 1 (+0 past the last block); with
+/// `mins`, per group of four blocks [s, 0, s, 0, s, 0, s, 0], then per pair of the last nb % 4
+/// blocks [s, 0, s or +0, 0, 0, 0, 0, 0] (the lanes half_products4 fills).
+static void loco_multi_prepare(const uint8_t *y, size_t block_bytes, size_t nb, int mins, float *pd, float *pm) {
+    for (size_t p = 0; 2 * p < nb; p++) {
+        uint16_t h0, h1 = 0;
+        memcpy(&h0, y + 2 * p * block_bytes, 2);
+        const int has1 = 2 * p + 1 < nb;
+        if (has1) memcpy(&h1, y + (2 * p + 1) * block_bytes, 2);
+        const float d0 = loco_f16_to_f32_scalar(h0), d1 = has1 ? loco_f16_to_f32_scalar(h1) : 0.0f;
+        for (int l = 0; l < 8; l++) { pd[16 * p + l] = d0; pd[16 * p + 8 + l] = d1; }
+    }
+    if (!mins) return;
+    size_t v = 0, i = 0;
+    for (; i + 4 <= nb; i += 4, v++) {
+        for (int b = 0; b < 4; b++) {
+            uint16_t h;
+            memcpy(&h, y + (i + b) * block_bytes + 2, 2);
+            pm[8 * v + 2 * b] = loco_f16_to_f32_scalar(h);
+            pm[8 * v + 2 * b + 1] = 0.0f;
+        }
+    }
+    for (; i < nb; i += 2, v++) {
+        uint16_t h0, h1 = 0;
+        memcpy(&h0, y + i * block_bytes + 2, 2);
+        if (i + 1 < nb) memcpy(&h1, y + (i + 1) * block_bytes + 2, 2);
+        for (int l = 0; l < 8; l++) pm[8 * v + l] = 0.0f;
+        pm[8 * v] = loco_f16_to_f32_scalar(h0);
+        pm[8 * v + 2] = i + 1 < nb ? loco_f16_to_f32_scalar(h1) : 0.0f;
+    }
+}
+#endif
+
 /// Rows of a matrix times several activation vectors: `out[t * ldo + r]` for activation `t` (at
 /// `a + t * a_bytes`) and row `r`, each with the bits the one-row kernel gives it. AVX-512
 /// unpacks each weight pair once for up to four activations; every other set runs its rows
@@ -353,18 +390,32 @@ void loco_vec_dot_rows_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size
         const uint32_t avx512_ = LOCO_CPU_AVX2 | LOCO_CPU_FMA | LOCO_CPU_F16C | LOCO_CPU_AVX512F | LOCO_CPU_AVX512BW; \
         const int vnni_ = (f_ & (avx512_ | LOCO_CPU_AVX512VNNI)) == (avx512_ | LOCO_CPU_AVX512VNNI);              \
         if ((f_ & avx512_) == avx512_) {                                                                          \
-            const size_t nb_ = (n) / 32;                                                                          \
-            for (size_t r_ = 0; r_ < (rows); r_++) {                                                              \
-                const XT *x_ = (const XT *)((const uint8_t *)(w) + r_ * (row_bytes));                              \
-                for (size_t t0_ = 0; t0_ < (count); t0_ += LOCO_MULTI_MAX) {                                       \
-                    const size_t c_ = (count) - t0_ < LOCO_MULTI_MAX ? (count) - t0_ : LOCO_MULTI_MAX;             \
-                    const YT *ys_[LOCO_MULTI_MAX];                                                                \
-                    float res_[LOCO_MULTI_MAX];                                                                   \
-                    for (size_t k_ = 0; k_ < c_; k_++) ys_[k_] = (const YT *)((const uint8_t *)(a) + (t0_ + k_) * (a_bytes)); \
-                    if (vnni_) multi_##T##_avx512vnni(nb_, x_, ys_, c_, res_);                                     \
-                    else multi_##T##_avx512bw(nb_, x_, ys_, c_, res_);                                             \
-                    for (size_t k_ = 0; k_ < c_; k_++) (out)[(t0_ + k_) * (ldo) + r_] = res_[k_];                  \
+            const size_t nb_ = (n) / 32, np_ = 16 * ((nb_ + 1) / 2), nm_ = 8 * (nb_ / 4 + (nb_ % 4 + 1) / 2);     \
+            const int mins_ = sizeof(YT) == sizeof(blk_q8_1);                                                     \
+            float *prep_ = malloc((count) * (np_ + nm_) * sizeof(float));                                         \
+            if (prep_) {                                                                                          \
+                for (size_t t_ = 0; t_ < (count); t_++)                                                           \
+                    loco_multi_prepare((const uint8_t *)(a) + t_ * (a_bytes), sizeof(YT), nb_, mins_,             \
+                                       prep_ + t_ * (np_ + nm_), prep_ + t_ * (np_ + nm_) + np_);                 \
+                for (size_t r_ = 0; r_ < (rows); r_++) {                                                          \
+                    const XT *x_ = (const XT *)((const uint8_t *)(w) + r_ * (row_bytes));                          \
+                    for (size_t t0_ = 0; t0_ < (count); t0_ += LOCO_MULTI_MAX) {                                   \
+                        const size_t c_ = (count) - t0_ < LOCO_MULTI_MAX ? (count) - t0_ : LOCO_MULTI_MAX;         \
+                        const YT *ys_[LOCO_MULTI_MAX];                                                            \
+                        const float *pds_[LOCO_MULTI_MAX], *pms_[LOCO_MULTI_MAX];                                 \
+                        float res_[LOCO_MULTI_MAX];                                                               \
+                        for (size_t k_ = 0; k_ < c_; k_++) {                                                      \
+                            ys_[k_] = (const YT *)((const uint8_t *)(a) + (t0_ + k_) * (a_bytes));                \
+                            pds_[k_] = prep_ + (t0_ + k_) * (np_ + nm_);                                          \
+                            pms_[k_] = pds_[k_] + np_;                                                            \
+                        }                                                                                         \
+                        if (vnni_) multi_##T##_avx512vnni(nb_, x_, ys_, pds_, pms_, c_, res_);                     \
+                        else multi_##T##_avx512bw(nb_, x_, ys_, pds_, pms_, c_, res_);                             \
+                        for (size_t k_ = 0; k_ < c_; k_++) (out)[(t0_ + k_) * (ldo) + r_] = res_[k_];              \
+                    }                                                                                             \
                 }                                                                                                 \
+                free(prep_);                                                                                      \
+                return;                                                                                           \
             }                                                                                                     \
             return;                                                                                               \
         }                                                                                                         \

@@ -137,38 +137,52 @@ A512 static float LOCO_AVX512_NAME(dot_q5_1)(size_t nb, const blk_q5_1 *x, const
 // Several activation rows against one weight row: each weight pair is unpacked once and every
 // activation runs the float steps of LOCO_DOT_BODY in its order (its own accumulators, the same
 // scale products, conversions, fused adds and final sums), so each result has the bits of the
-// one-row kernel. (The integer sums are exact whichever way they are formed.) WQ(x0, x1) prepares a
-// weight pair, COMBINE(wq, a) forms the int32 sums with an activation pair.
+// one-row kernel. The integer sums are exact whichever way they are formed, and a scale product
+// is the same float however it is formed: the activations' half scales are converted once per
+// call (loco_multi_prepare) and multiplied by the weight's here, lane for lane where
+// half_products4 and spread_scales put them (+0 where those put +0). WQ(x0, x1) prepares a weight
+// pair, COMBINE(wq, a) forms the int32 sums with an activation pair.
 #define LOCO_MULTI_MAX 4
-#define LOCO_MULTI_BODY(WQ, COMBINE, MINS, MS)                                                          \
+#define LOCO_MULTI_BODY(WQ, COMBINE, MINS)                                                              \
     __m512 acc0[LOCO_MULTI_MAX], acc1[LOCO_MULTI_MAX];                                                 \
     __m256 accm[LOCO_MULTI_MAX];                                                                       \
     for (size_t k = 0; k < count; k++) {                                                               \
         acc0[k] = _mm512_setzero_ps(); acc1[k] = _mm512_setzero_ps(); accm[k] = _mm256_setzero_ps();   \
     }                                                                                                  \
-    size_t i = 0;                                                                                      \
-    for (; i + 4 <= nb; i += 4) {                                                                      \
+    size_t i = 0, v = 0;                                                                               \
+    for (; i + 4 <= nb; i += 4, v++) {                                                                 \
         loco_prefetch(&x[i], 4 * sizeof x[i]);                                                         \
         const __m512i w0 = WQ(&x[i], &x[i + 1]), w1 = WQ(&x[i + 2], &x[i + 3]);                        \
+        const float d0 = loco_half_f16c(x[i].d), d1 = loco_half_f16c(x[i + 1].d);                       \
+        const float d2 = loco_half_f16c(x[i + 2].d), d3 = loco_half_f16c(x[i + 3].d);                   \
+        const __m512 x0 = _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);              \
+        const __m512 x1 = _mm512_insertf32x8(_mm512_set1_ps(d2), _mm256_set1_ps(d3), 1);              \
+        __m256 xm = _mm256_setzero_ps();                                                               \
+        if (MINS) xm = _mm256_setr_ps(loco_half_f16c(((const uint16_t *)&x[i])[1]), 0, loco_half_f16c(((const uint16_t *)&x[i + 1])[1]), 0, \
+                                      loco_half_f16c(((const uint16_t *)&x[i + 2])[1]), 0, loco_half_f16c(((const uint16_t *)&x[i + 3])[1]), 0); \
         for (size_t k = 0; k < count; k++) {                                                           \
             const YT *y = ys[k];                                                                       \
-            const __m256 s = LOCO_AVX512_NAME(half_products4)(LOCO_DS(i), LOCO_DS(i + 1), LOCO_DS(i + 2), LOCO_DS(i + 3)); \
+            const float *pd = pds[k] + 16 * (i / 2);                                                   \
             const __m512i p0 = COMBINE(w0, LOCO_AVX512_NAME(act_pair)(y[i].qs, y[i + 1].qs));          \
             const __m512i p1 = COMBINE(w1, LOCO_AVX512_NAME(act_pair)(y[i + 2].qs, y[i + 3].qs));      \
-            acc0[k] = _mm512_fmadd_ps(LOCO_AVX512_NAME(spread_scales)(s, 0), _mm512_cvtepi32_ps(p0), acc0[k]); \
-            acc1[k] = _mm512_fmadd_ps(LOCO_AVX512_NAME(spread_scales)(s, 4), _mm512_cvtepi32_ps(p1), acc1[k]); \
-            if (MINS) accm[k] = _mm256_add_ps(accm[k], LOCO_AVX512_NAME(half_products4)(MS(i), MS(i + 1), MS(i + 2), MS(i + 3))); \
+            acc0[k] = _mm512_fmadd_ps(_mm512_mul_ps(x0, _mm512_loadu_ps(pd)), _mm512_cvtepi32_ps(p0), acc0[k]); \
+            acc1[k] = _mm512_fmadd_ps(_mm512_mul_ps(x1, _mm512_loadu_ps(pd + 16)), _mm512_cvtepi32_ps(p1), acc1[k]); \
+            if (MINS) accm[k] = _mm256_add_ps(accm[k], _mm256_maskz_mul_ps(0x55, xm, _mm256_loadu_ps(pms[k] + 8 * v))); \
         }                                                                                              \
     }                                                                                                  \
-    for (; i < nb; i += 2) {                                                                           \
+    for (; i < nb; i += 2, v++) {                                                                      \
         const size_t j = i + 1 < nb ? i + 1 : i;                                                       \
         const __m512i w0 = WQ(&x[i], &x[j]);                                                           \
+        const __m512 x0 = _mm512_insertf32x8(_mm512_set1_ps(loco_half_f16c(x[i].d)), _mm256_set1_ps(loco_half_f16c(x[j].d)), 1); \
+        __m256 xm = _mm256_setzero_ps();                                                               \
+        if (MINS) xm = _mm256_setr_ps(loco_half_f16c(((const uint16_t *)&x[i])[1]), 0,                 \
+                                      j > i ? loco_half_f16c(((const uint16_t *)&x[j])[1]) : 0.0f, 0, 0, 0, 0, 0); \
         for (size_t k = 0; k < count; k++) {                                                           \
             const YT *y = ys[k];                                                                       \
-            const __m256 s = LOCO_AVX512_NAME(half_products4)(LOCO_DS(i), j > i ? LOCO_DS(j) : 0, 0, 0); \
+            const __m512 sc = _mm512_maskz_mul_ps(j > i ? 0xFFFF : 0x00FF, x0, _mm512_loadu_ps(pds[k] + 16 * (i / 2))); \
             const __m512i p = COMBINE(w0, LOCO_AVX512_NAME(act_pair)(y[i].qs, y[j].qs));               \
-            acc0[k] = _mm512_fmadd_ps(LOCO_AVX512_NAME(spread_scales)(s, 0), _mm512_cvtepi32_ps(p), acc0[k]); \
-            if (MINS) accm[k] = _mm256_add_ps(accm[k], LOCO_AVX512_NAME(half_products4)(MS(i), j > i ? MS(j) : 0, 0, 0)); \
+            acc0[k] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(p), acc0[k]);                             \
+            if (MINS) accm[k] = _mm256_add_ps(accm[k], _mm256_maskz_mul_ps(0x55, xm, _mm256_loadu_ps(pms[k] + 8 * v))); \
         }                                                                                              \
     }                                                                                                  \
     for (size_t k = 0; k < count; k++)                                                                 \
@@ -181,17 +195,14 @@ A512 static float LOCO_AVX512_NAME(dot_q5_1)(size_t nb, const blk_q5_1 *x, const
 #define LOCO_COMBINE_8(w, a) _mm512_sub_epi32(LOCO_DPBUSD(_mm512_setzero_si512(), w, a), LOCO_DPBUSD(_mm512_setzero_si512(), _mm512_set1_epi8(8), a))
 #define LOCO_COMBINE_16(w, a) _mm512_sub_epi32(LOCO_DPBUSD(_mm512_setzero_si512(), w, a), LOCO_DPBUSD(_mm512_setzero_si512(), _mm512_set1_epi8(16), a))
 #define LOCO_COMBINE_SIGNED(w, a) LOCO_DPBUSD(_mm512_setzero_si512(), _mm512_abs_epi8(w), _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a))
-#define LOCO_DS(i) LOCO_AVX512_NAME(pack_halves)(x[i].d, y[i].d)
-#define LOCO_MS(i) LOCO_AVX512_NAME(pack_halves)(x[i].m, y[i].s)
-#define LOCO_NO_MS(i) 0u
 #define YT blk_q8_0
-A512 static void LOCO_AVX512_NAME(multi_q4_0)(size_t nb, const blk_q4_0 *x, const blk_q8_0 *const *ys, size_t count, float *out) { LOCO_MULTI_BODY(LOCO_WQ_NIBBLES, LOCO_COMBINE_8, 0, LOCO_NO_MS); }
-A512 static void LOCO_AVX512_NAME(multi_q5_0)(size_t nb, const blk_q5_0 *x, const blk_q8_0 *const *ys, size_t count, float *out) { LOCO_MULTI_BODY(LOCO_WQ_Q5, LOCO_COMBINE_16, 0, LOCO_NO_MS); }
-A512 static void LOCO_AVX512_NAME(multi_q8_0)(size_t nb, const blk_q8_0 *x, const blk_q8_0 *const *ys, size_t count, float *out) { LOCO_MULTI_BODY(LOCO_WQ_Q8, LOCO_COMBINE_SIGNED, 0, LOCO_NO_MS); }
+A512 static void LOCO_AVX512_NAME(multi_q4_0)(size_t nb, const blk_q4_0 *x, const blk_q8_0 *const *ys, const float *const *pds, const float *const *pms, size_t count, float *out) { (void)pms; LOCO_MULTI_BODY(LOCO_WQ_NIBBLES, LOCO_COMBINE_8, 0); }
+A512 static void LOCO_AVX512_NAME(multi_q5_0)(size_t nb, const blk_q5_0 *x, const blk_q8_0 *const *ys, const float *const *pds, const float *const *pms, size_t count, float *out) { (void)pms; LOCO_MULTI_BODY(LOCO_WQ_Q5, LOCO_COMBINE_16, 0); }
+A512 static void LOCO_AVX512_NAME(multi_q8_0)(size_t nb, const blk_q8_0 *x, const blk_q8_0 *const *ys, const float *const *pds, const float *const *pms, size_t count, float *out) { (void)pms; LOCO_MULTI_BODY(LOCO_WQ_Q8, LOCO_COMBINE_SIGNED, 0); }
 #undef YT
 #define YT blk_q8_1
-A512 static void LOCO_AVX512_NAME(multi_q4_1)(size_t nb, const blk_q4_1 *x, const blk_q8_1 *const *ys, size_t count, float *out) { LOCO_MULTI_BODY(LOCO_WQ_NIBBLES, LOCO_COMBINE_PLAIN, 1, LOCO_MS); }
-A512 static void LOCO_AVX512_NAME(multi_q5_1)(size_t nb, const blk_q5_1 *x, const blk_q8_1 *const *ys, size_t count, float *out) { LOCO_MULTI_BODY(LOCO_WQ_Q5, LOCO_COMBINE_PLAIN, 1, LOCO_MS); }
+A512 static void LOCO_AVX512_NAME(multi_q4_1)(size_t nb, const blk_q4_1 *x, const blk_q8_1 *const *ys, const float *const *pds, const float *const *pms, size_t count, float *out) { LOCO_MULTI_BODY(LOCO_WQ_NIBBLES, LOCO_COMBINE_PLAIN, 1); }
+A512 static void LOCO_AVX512_NAME(multi_q5_1)(size_t nb, const blk_q5_1 *x, const blk_q8_1 *const *ys, const float *const *pds, const float *const *pms, size_t count, float *out) { LOCO_MULTI_BODY(LOCO_WQ_Q5, LOCO_COMBINE_PLAIN, 1); }
 #undef YT
 #undef LOCO_MULTI_BODY
 #undef LOCO_WQ_NIBBLES
@@ -201,8 +212,5 @@ A512 static void LOCO_AVX512_NAME(multi_q5_1)(size_t nb, const blk_q5_1 *x, cons
 #undef LOCO_COMBINE_8
 #undef LOCO_COMBINE_16
 #undef LOCO_COMBINE_SIGNED
-#undef LOCO_DS
-#undef LOCO_MS
-#undef LOCO_NO_MS
 
 #undef A512

@@ -218,14 +218,10 @@ public struct WeightMatrix: Sendable {
             let tile = max(1, 16 * 1024 / rowBytes)
             var tileStart = range.lowerBound
             if !ggml, let multiDot = Storage.multiKernel(type) {
-                // Several inputs per weight row, the row kernels' own order: each entry has the
-                // bits a one-row product gives it.
-                while tileStart < range.upperBound {
-                    let tileEnd = min(range.upperBound, tileStart + tile)
-                    multiDot(columns, base + tileStart * rowBytes, rowBytes, tileEnd - tileStart, activations, activationBytes, count,
-                             output + tileStart, rows)
-                    tileStart = tileEnd
-                }
+                // Several inputs per weight row (each row stays in L1 while they pass), the row
+                // kernels' own order: each entry has the bits a one-row product gives it.
+                multiDot(columns, base + range.lowerBound * rowBytes, rowBytes, range.count, activations, activationBytes, count,
+                         output + range.lowerBound, rows)
                 return
             }
             if !ggml, let rowsDot = Storage.rowsKernel(type) {

@@ -431,3 +431,50 @@ import Testing
         }
     }
 }
+
+/// The several-inputs products (`loco_vec_dot_multi_*`, which unpack each weight row once for up
+/// to four inputs on AVX-512) give every entry exactly the bits of the one-row kernel, in every
+/// variant the CPU can run, for every remainder of blocks (the kernels pair blocks and group them
+/// by four) and every remainder of inputs: batched decoding in a server relies on it.
+@Suite struct MultiKernelTests {
+    typealias MultiDot = @convention(c) (Int, UnsafeRawPointer?, Int, Int, UnsafeRawPointer?, Int, Int, UnsafeMutablePointer<Float>?, Int) -> Void
+
+    static let cases: [(String, MultiDot)] = [
+        ("q4_0", loco_vec_dot_multi_q4_0_q8_0), ("q4_1", loco_vec_dot_multi_q4_1_q8_1), ("q5_0", loco_vec_dot_multi_q5_0_q8_0),
+        ("q5_1", loco_vec_dot_multi_q5_1_q8_1), ("q8_0", loco_vec_dot_multi_q8_0_q8_0),
+    ]
+
+    @Test(arguments: cases.map(\.0))
+    func everyEntryMatchesTheOneRowKernel(_ name: String) {
+        let multiDot = Self.cases.first { $0.0 == name }!.1
+        let format = KernelTests.formats.first { $0.name == name }!
+        let rows = 5
+        for blocks in [1, 2, 3, 4, 5, 6, 7, 18] {
+            let n = blocks * format.blockValues
+            let w = KernelTests.weights(format, blocks: rows * blocks, seed: UInt64(blocks) * 17)
+            let rowBytes = blocks * format.blockBytes
+            for count in [1, 3, 4, 6, 9] {
+                let inputs = (0..<count).map { KernelTests.quantize(KernelTests.activations(n, seed: UInt64(blocks * 100 + $0)), format.activation) }
+                let inputBytes = inputs[0].count
+                let a = inputs.flatMap { $0 }
+                KernelTests.forEachVariant { variant in
+                    var out = [Float](repeating: .nan, count: count * rows)
+                    w.withUnsafeBytes { wp in
+                        a.withUnsafeBytes { ap in
+                            out.withUnsafeMutableBufferPointer {
+                                multiDot(n, wp.baseAddress, rowBytes, rows, ap.baseAddress, inputBytes, count, $0.baseAddress, rows)
+                            }
+                        }
+                    }
+                    for t in 0..<count {
+                        let one = (0..<rows).map { r in
+                            KernelTests.dot(format, Array(w[(r * rowBytes)..<((r + 1) * rowBytes)]), inputs[t], count: n)
+                        }
+                        #expect(Array(out[(t * rows)..<((t + 1) * rows)]).map(\.bitPattern) == one.map(\.bitPattern),
+                                "\(name), \(blocks) blocks, input \(t) of \(count), \(variant)")
+                    }
+                }
+            }
+        }
+    }
+}
