@@ -108,9 +108,10 @@ final class Scheduler: @unchecked Sendable {
             self?.wake()
         }
         condition.lock()
-        // A job waits only when every slot is taken; the queue bounds the waiting ones.
-        let busy = runningCount + waiting.count >= parallel
-        guard !busy || waiting.filter({ !$0.cancelled.load(ordering: .relaxed) }).count < maxQueue else {
+        // `parallel` jobs run and `maxQueue` more may wait: a job queued a moment ago that a free
+        // slot will take counts as running, not as waiting.
+        let outstanding = runningCount + waiting.filter({ !$0.cancelled.load(ordering: .relaxed) }).count
+        guard outstanding < parallel + maxQueue else {
             condition.unlock()
             metrics.rejected.increment()
             throw ServerError(.serviceUnavailable, "the server is busy: \(parallel) replies running and \(maxQueue) waiting; retry shortly",
