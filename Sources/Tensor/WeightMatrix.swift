@@ -214,9 +214,6 @@ public struct WeightMatrix: Sendable {
                 for r in range { output[r] = dot(columns, base + r * rowBytes, activations) }
                 return
             }
-            // A tile of weight rows stays in L1/L2 while every input row passes over it.
-            let tile = max(1, 16 * 1024 / rowBytes)
-            var tileStart = range.lowerBound
             if !ggml, let multiDot = Storage.multiKernel(type) {
                 // Several inputs per weight row (each row stays in L1 while they pass), the row
                 // kernels' own order: each entry has the bits a one-row product gives it.
@@ -224,18 +221,9 @@ public struct WeightMatrix: Sendable {
                          output + range.lowerBound, rows)
                 return
             }
-            if !ggml, let rowsDot = Storage.rowsKernel(type) {
-                // The row kernels' own order: each entry has the bits a one-row product gives it.
-                while tileStart < range.upperBound {
-                    let tileEnd = min(range.upperBound, tileStart + tile)
-                    for t in 0..<count {
-                        rowsDot(columns, base + tileStart * rowBytes, rowBytes, tileEnd - tileStart, activations + t * activationBytes,
-                                output + t * rows + tileStart)
-                    }
-                    tileStart = tileEnd
-                }
-                return
-            }
+            // A tile of weight rows stays in L1/L2 while every input row passes over it.
+            let tile = max(1, 16 * 1024 / rowBytes)
+            var tileStart = range.lowerBound
             while tileStart < range.upperBound {
                 let tileEnd = min(range.upperBound, tileStart + tile)
                 for t in 0..<count {
@@ -340,7 +328,6 @@ public struct WeightMatrix: Sendable {
 
         typealias RowsDot = @convention(c) (Int, UnsafeRawPointer?, Int, Int, UnsafeRawPointer?, UnsafeMutablePointer<Float>?) -> Void
 
-        /// The several-rows product of `type` (one activation vector), where there is one.
         typealias MultiDot = @convention(c) (Int, UnsafeRawPointer?, Int, Int, UnsafeRawPointer?, Int, Int, UnsafeMutablePointer<Float>?, Int) -> Void
 
         /// The kernel of rows times several inputs, where one exists (the 32-value formats).
@@ -355,6 +342,7 @@ public struct WeightMatrix: Sendable {
             }
         }
 
+        /// The several-rows product of `type` (one activation vector), where there is one.
         static func rowsKernel(_ type: GGMLType) -> RowsDot? {
             switch type {
             case .q4_0: loco_vec_dot_rows_q4_0_q8_0
