@@ -121,46 +121,26 @@ public final class Generator: @unchecked Sendable {
         history = prompt
         let prefillEnd = ContinuousClock.now
 
-        var sampler = Sampler(options.sampler)
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
-        var stopper = StopStringFilter(stops: options.stopStrings)
-        var generated = 0
+        var cursor = ReplyCursor(prompt: prompt, tokenizer: tokenizer, options: options)
         var firstTokenTime: ContinuousClock.Instant?
-        var reason = StopReason.maxTokens
         lastGeneration = []
 
-        loop: while generated < options.maxTokens {
+        while cursor.stopReason == nil {
             if cancelled.load(ordering: .relaxed) || Generator.taskCancelled {
-                reason = .cancelled
+                let rest = cursor.cancel()
+                if !rest.isEmpty { onText(rest) }
                 break
             }
-            let token = sampler.sample(logits: logits, history: history)
-            generated += 1
-            lastGeneration.append(token)
+            let step = cursor.next(logits: logits, room: session.position < session.contextLength)
+            lastGeneration.append(step.token)
             if firstTokenTime == nil { firstTokenTime = ContinuousClock.now }
-            if options.stopAtEndOfGeneration && tokenizer.isEndOfGeneration(token) {
-                reason = .endOfGeneration
-                break
-            }
-            let (text, hitStop) = stopper.feed(detokenizer.append(token))
-            if !text.isEmpty { onText(text) }
-            if hitStop {
-                reason = .stopString
-                break
-            }
-            guard generated < options.maxTokens else { break }
-            guard session.position < session.contextLength else {
-                reason = .contextFull
-                break loop
-            }
-            logits = try session.decode(token)
-            history.append(token)
+            if !step.text.isEmpty { onText(step.text) }
+            if step.finished { break }
+            logits = try session.decode(step.token)
+            history.append(step.token)
         }
-        if reason != .stopString {
-            let (tail, _) = stopper.feed(detokenizer.finish())
-            let rest = tail + stopper.flush()
-            if !rest.isEmpty { onText(rest) }
-        }
+        let reason = cursor.stopReason ?? .maxTokens
+        let generated = cursor.tokens.count
         let end = ContinuousClock.now
         let first = firstTokenTime ?? end
         return GenerationStatistics(

@@ -300,22 +300,17 @@ enum Embeddings {
     static func compute(_ inputs: [String], core: ServerCore) async throws(ServerError) -> ([[Float]], Int) {
         let engine = core.engine
         let limit = core.configuration.contextLength
+        var tokens = 0
         for (i, input) in inputs.enumerated() {
             let count = engine.prompt(raw: input).count
             guard count <= limit else {
                 throw ServerError(.badRequest, "input \(i) has \(count) tokens; at most \(limit) are embedded (it is never cut)",
                                   parameter: "input")
             }
+            tokens += count
         }
         do {
-            return try await core.scheduler.perform {
-                var tokens = 0
-                let vectors = try inputs.map { input -> [Float] in
-                    tokens += engine.prompt(raw: input).count
-                    return try engine.embedding(of: input, normalized: true)
-                }
-                return (vectors, tokens)
-            }
+            return (try await core.scheduler.perform { try inputs.map { try engine.embedding(of: $0, normalized: true) } }, tokens)
         } catch {
             throw ServerError(.internalError, "embedding failed: \(error)")
         }

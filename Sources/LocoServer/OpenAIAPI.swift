@@ -113,13 +113,11 @@ struct OpenAIAPI: Sendable {
                 ("adapter", .str(adapter)),
             ])
         }
+        // The role comes in a first chunk of its own, as OpenAI sends it.
         let first = Self.sse(chunk(JSONObject.members([("role", .string("assistant")), ("content", .string(""))]), finish: nil))
         return core.streamed(
             events, contentType: "text/event-stream", headers: headers,
-            frame: { value in
-                // The role comes in a first chunk of its own, as OpenAI sends it.
-                Self.sse(value)
-            },
+            frame: Self.sse,
             piece: { text, _, logprob in
                 guard !text.isEmpty || logprob != nil else { return nil }
                 return chunk(JSONObject.members([("content", .string(text))]), finish: nil,
@@ -175,7 +173,7 @@ struct OpenAIAPI: Sendable {
                     ("id", .string(id)), ("object", .string("text_completion")), ("created", .int(created)), ("model", .string(model)),
                     ("choices", .array([JSONObject.members([
                         ("text", .string(text)), ("index", .int(0)),
-                        ("logprobs", logprob.map { Self.legacyLogprobs([$0], offsets: [0], core: core) } ?? .null),
+                        ("logprobs", logprob.map { Self.legacyLogprobs(tokens: [$0.token], entries: [$0], core: core) } ?? .null),
                         ("finish_reason", .str(finish)),
                     ])])),
                     ("adapter", .str(adapter)),
@@ -213,9 +211,7 @@ struct OpenAIAPI: Sendable {
                 var entries: [TokenLogprob?] = []
                 if echo { entries = reply.promptLogprobs ?? job.prompt.map { _ in nil } }
                 entries += reply.logprobs.map { Optional($0) }
-                let tokens = (echo ? job.prompt : []) + reply.tokens
-                _ = logprobs
-                logprobValue = Self.legacyLogprobs(tokens: tokens, entries: entries, core: core, start: 0)
+                logprobValue = Self.legacyLogprobs(tokens: (echo ? job.prompt : []) + reply.tokens, entries: entries, core: core)
             }
             if echo { text = promptText + text }
             choices.append(JSONObject.members([
@@ -276,8 +272,8 @@ struct OpenAIAPI: Sendable {
 
     /// The legacy `logprobs` object of `tokens` (`entries[i]` nil where a token has none: the
     /// first prompt token): `tokens`, `token_logprobs`, `top_logprobs`, `text_offset`.
-    static func legacyLogprobs(tokens: [Int32], entries: [TokenLogprob?], core: ServerCore, start: Int) -> JSONValue {
-        var offset = start
+    static func legacyLogprobs(tokens: [Int32], entries: [TokenLogprob?], core: ServerCore) -> JSONValue {
+        var offset = 0
         var pieces: [JSONValue] = [], values: [JSONValue] = [], tops: [JSONValue] = [], offsets: [JSONValue] = []
         for (i, token) in tokens.enumerated() {
             let piece = core.piece(token)
@@ -301,10 +297,6 @@ struct OpenAIAPI: Sendable {
         }
         return JSONObject.members([("tokens", .array(pieces)), ("token_logprobs", .array(values)), ("top_logprobs", .array(tops)),
                                    ("text_offset", .array(offsets))])
-    }
-
-    static func legacyLogprobs(_ entries: [TokenLogprob], offsets: [Int], core: ServerCore) -> JSONValue {
-        legacyLogprobs(tokens: entries.map(\.token), entries: entries, core: core, start: offsets.first ?? 0)
     }
 
     // MARK: /v1/models, /v1/embeddings

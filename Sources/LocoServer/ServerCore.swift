@@ -63,7 +63,8 @@ final class ServerCore: Sendable {
             throw ServerError(.badRequest, "the prompt has \(prompt.count) tokens; the context holds \(context) (it is never cut)",
                               parameter: "prompt")
         }
-        let adapters = try adapterName.map { name throws(ServerError) in try catalog.adapters(named: name) } ?? nil
+        var adapters: AdapterSet?
+        if let adapterName { adapters = try catalog.adapters(named: adapterName) }
         return GenerationJob(prompt: prompt, adapters: adapters, options: options, contextLength: context,
                              promptLogprobs: promptLogprobs, topLogprobs: topLogprobs)
     }
@@ -85,24 +86,7 @@ final class ServerCore: Sendable {
     func collect(_ job: GenerationJob) async throws(ServerError) -> Collected {
         let events = try scheduler.submit(job)
         var out = Collected()
-        for await event in events {
-            switch event {
-            case .prefilled(let count, let waited, let seconds, let logprobs):
-                out.promptTokens = count
-                out.waited = waited
-                out.prefillSeconds = seconds
-                out.promptLogprobs = logprobs
-            case .token(let token, let text, let logprob):
-                out.tokens.append(token)
-                out.text += text
-                if let logprob { out.logprobs.append(logprob) }
-            case .finished(let reason, _, let seconds):
-                out.reason = reason
-                out.decodeSeconds = seconds
-            case .failed(let error):
-                throw error
-            }
-        }
+        for await event in events { _ = try out.add(event) }
         return out
     }
 
