@@ -41,7 +41,11 @@ import Darwin
         #expect(MutationTests.fixtures.count >= 7, "fixtures in \(MutationTests.fixturesFolder)")
     }
 
-    @Test(.timeLimit(.minutes(2)), arguments: fixtures)
+    /// No `.timeLimit`: on a loaded two-core machine a parameterized case can wait minutes for a
+    /// thread before it starts (CI saw 1.4 s of work exceed a two-minute limit). Time is counted
+    /// as this thread's CPU time instead: a case over one CPU-second fails, and a case still
+    /// running after `CrashReporter.hangSeconds` of CPU is stopped by the watchdog with a report.
+    @Test(arguments: fixtures)
     func mutatedFixturesThrowGGUFErrorOrParse(_ name: String) throws {
         let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: MutationTests.fixturesFolder + "/" + name)))
         // The unmutated fixture parses and reads completely.
@@ -70,9 +74,9 @@ import Darwin
                     + "case seed 0x\(String(caseSeed, radix: 16)), mutations: \(mutator.log.joined(separator: ", ")))"
             }
 
-            let caseStart = ContinuousClock.now
+            let caseStart = threadCPUSeconds()
             input.withUnsafeBufferPointer { buffer in
-                CrashReporter.enter(slot, case: index, caseSeed: caseSeed, input: buffer)
+                CrashReporter.enter(slot, case: index, caseSeed: caseSeed, input: buffer, cpuStart: caseStart)
                 defer { CrashReporter.leave(slot) }
                 let file: GGUFFile
                 do {
@@ -99,8 +103,8 @@ import Darwin
                     Issue.record("\(label()): parsed, then reading or writing it back failed: \(error)")
                 }
             }
-            let elapsed = ContinuousClock.now - caseStart
-            if elapsed > .seconds(1) { Issue.record("\(label()): took \(elapsed)") }
+            let cpu = threadCPUSeconds() - caseStart
+            if cpu > 1 { Issue.record("\(label()): took \(cpu) CPU-seconds") }
         }
         let total = ContinuousClock.now - start
         print("MutationTests \(name): \(MutationTests.casesPerFixture) cases in \(total), \(stats.parsed) parsed "
@@ -588,9 +592,14 @@ private enum CrashReporter {
         var caseSeed: UInt64 = 0
         var input: UnsafePointer<UInt8>?
         var inputCount = 0
+        /// The case's start in its thread's CPU time, for the watchdog.
+        var cpuStart = 0.0
     }
 
     static let slotCount = 64
+    /// CPU-seconds one case may run before the watchdog calls it a hang: thousands of times what
+    /// any case takes, and CPU time, so a loaded machine does not trip it.
+    static let hangSeconds = 60.0
     static let signals: [Int32] = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE]
     nonisolated(unsafe) static let slots: UnsafeMutablePointer<Slot> = {
         let slots = UnsafeMutablePointer<Slot>.allocate(capacity: slotCount)
@@ -607,11 +616,18 @@ private enum CrashReporter {
     nonisolated(unsafe) static let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * SignalSafeText.capacity)
     private static let lock = NSLock()
     nonisolated(unsafe) private static var used = Set<Int>()
+    nonisolated(unsafe) private static var watchdogStarted = false
 
     static func claimSlot(name: String, seed: UInt64) -> Int {
         lock.lock()
         defer { lock.unlock() }
         if used.isEmpty { install() }
+        if !watchdogStarted {
+            watchdogStarted = true
+            let watchdog = Thread { watch() }
+            watchdog.name = "MutationTests watchdog"
+            watchdog.start()
+        }
         let slot = (0..<slotCount).first { !used.contains($0) } ?? 0
         used.insert(slot)
         free(slots[slot].name)
@@ -644,8 +660,10 @@ private enum CrashReporter {
         for (i, sig) in signals.enumerated() { sigaction(sig, previous + i, nil) }
     }
 
-    static func enter(_ slot: Int, case index: Int, caseSeed: UInt64, input: UnsafeBufferPointer<UInt8>) {
+    static func enter(_ slot: Int, case index: Int, caseSeed: UInt64, input: UnsafeBufferPointer<UInt8>,
+                      cpuStart: Double) {
         slots[slot].thread = pthread_self()
+        slots[slot].cpuStart = cpuStart
         slots[slot].caseIndex = index
         slots[slot].caseSeed = caseSeed
         slots[slot].input = input.baseAddress
@@ -655,42 +673,74 @@ private enum CrashReporter {
 
     static func leave(_ slot: Int) { slots[slot].active = false }
 
+    /// Once a second, reads each running case's thread CPU clock. A case past `hangSeconds` is
+    /// named and its input written, then the process aborts: a hang fails the run at once rather
+    /// than at CI's time limit. (A signal sent to the looping thread would stay pending: the
+    /// concurrency pool's threads block asynchronous signals.)
+    private static func watch() {
+        while true {
+            sleep(1)
+            lock.lock()
+            for i in 0..<slotCount where used.contains(i) && slots[i].active {
+                guard let thread = slots[i].thread else { continue }
+                var clock = clockid_t()
+                guard pthread_getcpuclockid(thread, &clock) == 0 else { continue }
+                var now = timespec()
+                guard clock_gettime(clock, &now) == 0 else { continue }
+                let cpu = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+                if slots[i].active, cpu - slots[i].cpuStart > hangSeconds {
+                    describe(i, what: "hang, CPU-seconds ", number: UInt64(cpu - slots[i].cpuStart))
+                    uninstall()
+                    abort()
+                }
+            }
+            lock.unlock()
+        }
+    }
+
     /// Async-signal-safe: only write(2), open(2), close(2), sigaction(2) and preallocated memory.
     static func report(_ sig: Int32) {
         let me = pthread_self()
         for i in 0..<slotCount where slots[i].active {
             guard let thread = slots[i].thread, pthread_equal(thread, me) != 0 else { continue }
-            let slot = slots[i]
-            var path = SignalSafeText(scratch)
-            path.append(folder)
-            path.append("/gguf-mutation-crash-")
-            path.append(slot.name)
-            path.append("-case")
-            path.append(UInt64(slot.caseIndex), radix: 10)
-            var line = SignalSafeText(scratch + SignalSafeText.capacity)
-            line.append("\nMutationTests: signal ")
-            line.append(UInt64(sig), radix: 10)
-            line.append(" while parsing ")
-            line.append(slot.name)
-            line.append(" case ")
-            line.append(UInt64(slot.caseIndex), radix: 10)
-            line.append(" (GGUF_MUTATION_SEED=0x")
-            line.append(slot.seed, radix: 16)
-            line.append(", case seed 0x")
-            line.append(slot.caseSeed, radix: 16)
-            line.append("); input written to ")
-            line.append(path.cString)
-            line.append("\n")
-            _ = systemWrite(2, line.start, line.count)
-            let fd = open(path.cString, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            if fd >= 0 {
-                if let input = slot.input { _ = systemWrite(fd, input, slot.inputCount) }
-                close(fd)
-            }
+            describe(i, what: "signal ", number: UInt64(sig))
         }
         // Put the previous handlers back: a faulting instruction runs again and reaches them.
         uninstall()
         if sig == SIGABRT || sig == SIGTRAP { raise(sig) }
+    }
+
+    /// Prints which fixture, seed and case slot `i` runs and writes its input to the temporary
+    /// folder, with only async-signal-safe calls.
+    private static func describe(_ i: Int, what: StaticString, number: UInt64) {
+        let slot = slots[i]
+        var path = SignalSafeText(scratch)
+        path.append(folder)
+        path.append("/gguf-mutation-crash-")
+        path.append(slot.name)
+        path.append("-case")
+        path.append(UInt64(slot.caseIndex), radix: 10)
+        var line = SignalSafeText(scratch + SignalSafeText.capacity)
+        line.append("\nMutationTests: ")
+        line.append(what)
+        line.append(number, radix: 10)
+        line.append(" while parsing ")
+        line.append(slot.name)
+        line.append(" case ")
+        line.append(UInt64(slot.caseIndex), radix: 10)
+        line.append(" (GGUF_MUTATION_SEED=0x")
+        line.append(slot.seed, radix: 16)
+        line.append(", case seed 0x")
+        line.append(slot.caseSeed, radix: 16)
+        line.append("); input written to ")
+        line.append(path.cString)
+        line.append("\n")
+        _ = systemWrite(2, line.start, line.count)
+        let fd = open(path.cString, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if fd >= 0 {
+            if let input = slot.input { _ = systemWrite(fd, input, slot.inputCount) }
+            close(fd)
+        }
     }
 }
 
@@ -741,3 +791,10 @@ private struct SignalSafeText {
 }
 
 private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }
+
+/// The calling thread's CPU time in seconds: what a case costs, however loaded the machine is.
+private func threadCPUSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
