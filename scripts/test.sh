@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: sets up the machine (OpenBLAS, the default model, the Python peers), then
+# The whole test suite: sets up the machine (OpenBLAS, the default model, the Python peers, a
+# single-node Slurm), then
 # runs `swift test` with the peers required, so a missing peer fails instead of being skipped.
 #
 # The kernel set is the CPU's best unless LOCO_CPU_FEATURES lowers it (scalar|avx2|avx512|neon|
@@ -10,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --peers
+# A single-node Slurm on loopback for the cluster tests (ReleaseSlurmTests); where it cannot be
+# installed or started they are skipped with the reason printed.
+scripts/slurm-cluster.sh start || echo "test.sh: no Slurm cluster here; the Slurm tests will be skipped" >&2
 export LOCO_REQUIRE_PEERS=1
 export OPENBLAS_NUM_THREADS=1
 # Tests that push the real model through the SDK run the release-built tool (debug is 10-50x slower).

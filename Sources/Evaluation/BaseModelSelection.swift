@@ -107,6 +107,9 @@ public struct BaseModelSelection {
         /// candidates). `loco select` runs `loco bench` in a child process instead, so each peak
         /// is that model's alone.
         public var probe: (@Sendable (_ path: String, _ configuration: SpeedProbe.Configuration) throws -> BenchResult)?
+        /// Measure only this shard's candidates (see ``Shard``); the folder gets `shard.json`
+        /// for ``ShardMerge``.
+        public var shard: Shard?
 
         public init(candidates: [Candidate]) {
             self.candidates = candidates
@@ -140,7 +143,15 @@ public struct BaseModelSelection {
         if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
             throw SelectionError("candidate \(repeated) is listed twice")
         }
-        for (index, candidate) in c.candidates.enumerated() {
+        var manifest: ShardManifest?
+        var mine = Set(names)
+        if let shard = c.shard {
+            mine = shard.owned(names)
+            manifest = ShardManifest(kind: .select, shard: shard, run: Self.runDescription(c), units: names,
+                                     owned: names.filter { mine.contains($0) }, complete: false)
+            try manifest?.write(to: folder)
+        }
+        for (index, candidate) in c.candidates.enumerated() where mine.contains(names[index]) {
             let file = try GGUFFile(contentsOf: candidate.path)
             let model = try Model(file: file)
             let slug = Self.slug(candidate.path, index: index) + (candidate.chatTemplate.map { "@" + $0 } ?? "")
@@ -194,9 +205,11 @@ public struct BaseModelSelection {
             for suite in c.suites { result.baseScores[suite.name] = try score(suite, adapter: nil) }
             if let trainer {
                 progress("\(slug): training the quick adapter")
-                let quick = try trainer.train(model: model, path: candidate.path, template: template, folder: "\(folder)/\(slug)/adapter")
-                result.quickAdapter = quick
+                var quick = try trainer.train(model: model, path: candidate.path, template: template, folder: "\(folder)/\(slug)/adapter")
                 for suite in c.suites { result.adapterScores[suite.name] = try score(suite, adapter: quick.adapterPath) }
+                // The report names the adapter relative to the folder, so it does not depend on where the folder is.
+                if quick.adapterPath.hasPrefix(folder + "/") { quick.adapterPath.removeFirst(folder.count + 1) }
+                result.quickAdapter = quick
             }
             results.append(result)
         }
@@ -204,9 +217,24 @@ public struct BaseModelSelection {
                                      context: c.context, laptopBytes: c.laptopBytes, availableBytes: c.availableBytes,
                                      licenses: c.licenses, suites: c.suites.map(\.name), targetLoss: c.targetLoss,
                                      candidates: SelectionReport.ranked(results))
-        try AtomicFile.write(Array(try report.jsonText().utf8) + [0x0A], to: folder + "/selection.json")
-        try AtomicFile.write(Array(report.markdown().utf8), to: folder + "/selection.md")
+        try report.write(to: folder)
+        if var manifest {
+            manifest.complete = true
+            try manifest.write(to: folder)
+        }
         return report
+    }
+
+    /// What every shard of one selection shares: the settings that decide its results.
+    static func runDescription(_ c: Configuration) -> String {
+        let fields: [(String, JSONValue)] = [
+            ("candidates", .array(c.candidates.map { .string($0.path + ($0.chatTemplate.map { "@" + $0 } ?? "")) })),
+            ("suites", .array(c.suites.map { .string($0.name + " " + $0.sha256) })), ("context", .number(String(c.context))),
+            ("laptop_bytes", .number(String(c.laptopBytes))), ("available_bytes", .number(String(c.availableBytes))),
+            ("licenses", .array(c.licenses.map { .string($0) })), ("max_tokens", .number(String(c.maxTokens))),
+            ("batch", .number(String(c.batch))), ("target_loss", .string(String(c.targetLoss))),
+            ("probe", .string("\(c.probePromptTokens)+\(c.probeGenTokens)x\(c.probeRepetitions), \(c.chatTurns) turns"))]
+        return JSONWriter.encode(.object(JSONObject(fields)), pretty: false)
     }
 
     /// Step 1 for one candidate: what its file says, and the hard requirements checked.

@@ -38,6 +38,9 @@ public struct QuantizationSweep {
         public var probeGenTokens = 64
         public var probeRepetitions = 2
         public var wattsPerCore = EnergyMeter.defaultWattsPerCore
+        /// Measure only this shard's variants (see ``Shard``); the folder gets `shard.json` for
+        /// ``ShardMerge``.
+        public var shard: Shard?
 
         public init(source: String, types: [QuantizationFileType]) {
             self.source = source
@@ -66,14 +69,29 @@ public struct QuantizationSweep {
         let stem = ((c.source as NSString).lastPathComponent as NSString).deletingPathExtension
 
         // The source first (when its type is not among those asked for), then each type asked for.
-        var plan: [(type: String, path: String, isSource: Bool)] = []
-        if !c.types.contains(where: { $0.rawValue == sourceType }) { plan.append((sourceType ?? "source", c.source, true)) }
+        // A made variant's path is relative to the folder (`models/STEM-TYPE.gguf`), so the
+        // report does not depend on where the folder is.
+        var plan: [(type: String, path: String, isSource: Bool, quantize: QuantizationFileType?)] = []
+        if !c.types.contains(where: { $0.rawValue == sourceType }) { plan.append((sourceType ?? "source", c.source, true, nil)) }
         for type in c.types {
             if type.rawValue == sourceType {
-                plan.append((type.rawValue, c.source, true))
-                continue
+                plan.append((type.rawValue, c.source, true, nil))
+            } else {
+                plan.append((type.rawValue, "models/\(stem)-\(type.rawValue).gguf", false, type))
             }
-            let path = "\(folder)/models/\(stem)-\(type.rawValue).gguf"
+        }
+        var manifest: ShardManifest?
+        if let shard = c.shard {
+            let mine = shard.owned(plan.map(\.type))
+            manifest = ShardManifest(kind: .sweep, shard: shard, run: Self.runDescription(c, sourceType: sourceType), units: plan.map(\.type),
+                                     owned: plan.map(\.type).filter { mine.contains($0) }, complete: false)
+            plan = plan.filter { mine.contains($0.type) }
+            try manifest?.write(to: folder)
+        }
+        func located(_ path: String) -> String { path.hasPrefix("/") || path == c.source ? path : folder + "/" + path }
+        for entry in plan {
+            guard let type = entry.quantize else { continue }
+            let path = located(entry.path)
             if let existing = try? GGUFFile(contentsOf: path), Self.fileType(of: existing) == type.rawValue {
                 progress("\(type.rawValue): reusing \(path)")
             } else {
@@ -81,16 +99,16 @@ public struct QuantizationSweep {
                 let quantizer = ModelQuantizer(recipe: QuantizationRecipe(type), allowRequantize: true, threads: c.threads)
                 _ = try quantizer.quantize(input: c.source, output: path)
             }
-            plan.append((type.rawValue, path, false))
         }
 
         var variants: [SweepVariant] = []
         for entry in plan {
-            let file = entry.isSource ? sourceFile : try GGUFFile(contentsOf: entry.path)
+            let path = entry.isSource ? c.source : located(entry.path)
+            let file = entry.isSource ? sourceFile : try GGUFFile(contentsOf: path)
             let model = entry.isSource ? sourceModel : try Model(file: file)
             let tensorBytes = file.tensors.reduce(0) { $0 + $1.byteCount }
             let elements = file.tensors.reduce(0) { $0 + $1.elementCount }
-            let fileBytes = (try? FileManager.default.attributesOfItem(atPath: entry.path)[.size] as? Int) ?? tensorBytes
+            let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? tensorBytes
             var variant = SweepVariant(type: entry.type, isSource: entry.isSource, requantizedFrom: entry.isSource ? nil : sourceType,
                                        path: entry.path, fileBytes: fileBytes, bitsPerWeight: 8 * Double(tensorBytes) / Double(max(1, elements)))
             variant.tensorTypes = SweepVariant.tensorTypes(of: file)
@@ -108,7 +126,7 @@ public struct QuantizationSweep {
                     runner.pool = pool
                     runner.adapterFor = { _ in (label == "base" ? nil : c.adapter, set) }
                     let runFolder = "\(folder)/runs/\(entry.type)/\(suite.name)/\(label)"  // the run's journal makes it
-                    let report = try runner.run(suite, identity: runner.identity(for: suite, model: entry.path, adapter: label == "base" ? nil : c.adapter),
+                    let report = try runner.run(suite, identity: runner.identity(for: suite, model: path, adapter: label == "base" ? nil : c.adapter),
                                                 folder: runFolder)
                     if label == "base" { score.base = report.score } else { score.adapter = report.score }
                 }
@@ -142,7 +160,7 @@ public struct QuantizationSweep {
             probe.repetitions = c.probeRepetitions
             probe.threads = pool.threadCount
             let mark = meter.start()
-            let speed = try SpeedProbe(probe).run(model: model, path: entry.path)
+            let speed = try SpeedProbe(probe).run(model: model, path: path)
             let energy = meter.stop(mark)
             variant.prefillTokensPerSecond = speed.prefillTokensPerSecond
             variant.decodeTokensPerSecond = speed.decodeTokensPerSecond
@@ -157,13 +175,24 @@ public struct QuantizationSweep {
         let report = SweepReport(source: c.source, sourceType: sourceType, cpu: CPUInfo.modelName, kernels: KernelSet.running.rawValue,
                                  threads: pool.threadCount, adapter: c.adapter, suites: c.suites.map(\.name),
                                  context: c.text == nil ? nil : c.context, maxTokens: c.maxTokens, variants: variants)
-        try AtomicFile.write(Array(try report.jsonText().utf8) + [0x0A], to: folder + "/results.json")
-        try FileSystem.makeAll(folder + "/charts")
-        for (name, chart) in report.charts() {
-            try AtomicFile.write(Array(chart.svg().utf8), to: "\(folder)/charts/\(name).svg")
+        try report.write(to: folder)
+        if var manifest {
+            manifest.complete = true
+            try manifest.write(to: folder)
         }
-        try AtomicFile.write(Array(report.markdown().utf8), to: folder + "/report.md")
         return report
+    }
+
+    /// What every shard of one sweep shares: the settings that decide its results.
+    static func runDescription(_ c: Configuration, sourceType: String?) -> String {
+        var fields: [(String, JSONValue)] = [("source", .string(c.source)), ("source_type", sourceType.map { .string($0) } ?? .null),
+                                             ("types", .array(c.types.map { .string($0.rawValue) })),
+                                             ("suites", .array(c.suites.map { .string($0.name + " " + $0.sha256) })),
+                                             ("adapter", c.adapter.map { .string($0) } ?? .null),
+                                             ("text_sha256", c.text.map { .string(ContentHash.sha256(Array($0.utf8))) } ?? .null)]
+        fields += [("context", .number(String(c.context))), ("max_tokens", .number(String(c.maxTokens))), ("batch", .number(String(c.batch))),
+                   ("probe", .string("\(c.probePromptTokens)+\(c.probeGenTokens)x\(c.probeRepetitions)"))]
+        return JSONWriter.encode(.object(JSONObject(fields)), pretty: false)
     }
 
     /// The file type `general.file_type` names, as llama.cpp spells it (nil when absent or unknown).
@@ -195,6 +224,8 @@ public struct SweepVariant: Sendable, Codable, Equatable {
     public var isSource: Bool
     /// The source's type when this variant was made by requantizing a quantized source.
     public var requantizedFrom: String?
+    /// The source's path as given; a made variant's relative to the sweep's folder
+    /// (`models/STEM-TYPE.gguf`).
     public var path: String
     public var fileBytes: Int
     /// Tensor bytes x 8 over the tensors' elements: every tensor, embeddings and norms included.
@@ -300,6 +331,16 @@ public struct SweepReport: Sendable, Codable, Equatable {
 
     public func jsonText() throws -> String {
         String(decoding: try JSONEncoder.sortedKeys.encode(self), as: UTF8.self)
+    }
+
+    /// Writes `results.json`, `report.md` and `charts/*.svg` into `folder`.
+    public func write(to folder: String) throws {
+        try AtomicFile.write(Array(try jsonText().utf8) + [0x0A], to: folder + "/results.json")
+        try FileSystem.makeAll(folder + "/charts")
+        for (name, chart) in charts() {
+            try AtomicFile.write(Array(chart.svg().utf8), to: "\(folder)/charts/\(name).svg")
+        }
+        try AtomicFile.write(Array(markdown().utf8), to: folder + "/report.md")
     }
 
     /// Whether the variants were made from an already quantized file.

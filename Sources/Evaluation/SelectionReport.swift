@@ -1,4 +1,5 @@
 import Foundation
+import LocoSupport
 
 /// What ``BaseModelSelection`` found: every candidate ranked, each criterion, and why.
 public struct SelectionReport: Sendable, Codable, Equatable {
@@ -38,6 +39,12 @@ public struct SelectionReport: Sendable, Codable, Equatable {
 
     public func jsonText() throws -> String {
         String(decoding: try JSONEncoder.sortedKeys.encode(self), as: UTF8.self)
+    }
+
+    /// Writes `selection.json` and `selection.md` into `folder`.
+    public func write(to folder: String) throws {
+        try AtomicFile.write(Array(try jsonText().utf8) + [0x0A], to: folder + "/selection.json")
+        try AtomicFile.write(Array(markdown().utf8), to: folder + "/selection.md")
     }
 
     /// `candidates` ordered and given their rank and reason: those meeting the hard requirements

@@ -189,6 +189,11 @@ public struct SuiteRun {
     public var batchSize = 16
     /// The threads the products run on.
     public var pool: ComputePool = .shared
+    /// Score only this shard's share of the suite (see ``Shard``): its multiple-choice items and
+    /// generation batches, the batches cut as the whole run cuts them, so each item gets the
+    /// result it gets unsharded. Needs a folder: `shard.json` there tells ``ShardMerge`` what it
+    /// holds.
+    public var shard: Shard?
 
     /// HumanEval's stop sequences for code completions.
     public static let codeStops = ["\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("]
@@ -209,6 +214,8 @@ public struct SuiteRun {
         /// Batches decide which rows share a pass (see ``BatchGenerator``): part of what a
         /// result depends on.
         public var batch: Int
+        /// The shard a journal holds (nil: the whole suite).
+        public var shard: String?
 
         public init(suiteSHA256: String, model: String, adapter: String?, maxTokens: Int, numerics: String = "fast", batch: Int = 16) {
             self.batch = batch
@@ -223,7 +230,7 @@ public struct SuiteRun {
             JSONWriter.encode(.object(JSONObject([("suite_sha256", .string(suiteSHA256)), ("model", .string(model)),
                                                   ("adapter", adapter.map { .string($0) } ?? .null),
                                                   ("max_tokens", .number(String(maxTokens))), ("numerics", .string(numerics)),
-                                                  ("batch", .number(String(batch)))])),
+                                                  ("batch", .number(String(batch)))] + (shard.map { [("shard", .string($0))] } ?? []))),
                               pretty: false)
         }
     }
@@ -240,24 +247,40 @@ public struct SuiteRun {
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> SuiteReport {
         var done: [String: ItemResult] = [:]
         var journal: Journal?
-        if let folder {
-            let opened = try Journal(folder: folder, identity: identity)
-            done = opened.results
-            journal = opened
+        // A shard scores the items of the units it owns; the journal is the shard's own.
+        var owned: Set<String>?
+        var manifest: ShardManifest?
+        if let shard {
+            guard let folder else { throw ShardError("a sharded suite run needs an output folder for its partial results") }
+            let units = Self.units(suite.items, batchSize: batchSize)
+            let mine = shard.owned(units.map(\.key))
+            let ids = Set(units.filter { mine.contains($0.key) }.flatMap(\.ids))
+            owned = ids
+            manifest = ShardManifest(kind: .run, shard: shard, run: identity.json, units: suite.items.map(\.id),
+                                     owned: suite.items.map(\.id).filter { ids.contains($0) }, complete: false)
+            manifest?.suite = suite.name
+            var shardIdentity = identity
+            shardIdentity.shard = shard.description
+            journal = try Journal(folder: folder, identity: shardIdentity)
+            try manifest?.write(to: folder)
+        } else if let folder {
+            journal = try Journal(folder: folder, identity: identity)
         }
+        done = journal?.results ?? [:]
+        let items = owned.map { owned in suite.items.filter { owned.contains($0.id) } } ?? suite.items
         let session = model.makeSession(contextLength: contextLength, numerics: numerics, pool: pool)
         let batch = BatchGenerator(model: model, tokenizer: tokenizer, contextLength: contextLength, numerics: numerics, pool: pool)
         let start = ContinuousClock.now
         var scoredNow = 0
-        progress(done.count, suite.items.count)
+        progress(done.count, items.count)
         func record(_ results: [ItemResult]) throws {
             try journal?.append(results)
             for result in results { done[result.id] = result }
             scoredNow += results.count
-            progress(done.count, suite.items.count)
+            progress(done.count, items.count)
         }
         // Multiple choice one item at a time (no generation).
-        for item in suite.items where item.kind == .multipleChoice && done[item.id] == nil {
+        for item in items where item.kind == .multipleChoice && done[item.id] == nil {
             let (name, adapters) = try adapterFor(item)
             session.adapters = adapters
             var result = try scoreChoice(item, session: session)
@@ -267,7 +290,8 @@ public struct SuiteRun {
         // Generation in batches fixed by suite order (code apart: its prompts are raw and its
         // stops differ), so a resumed run batches exactly as the first did: a batch with any item
         // missing from the journal runs whole again.
-        for batchItems in Self.batches(suite.items, size: batchSize) where batchItems.contains(where: { done[$0.id] == nil }) {
+        for batchItems in Self.batches(suite.items, size: batchSize)
+        where batchItems.contains(where: { done[$0.id] == nil }) && owned.map({ $0.contains(batchItems[0].id) }) ?? true {
             var groups: [(name: String?, adapters: AdapterSet?, items: [SuiteItem])] = []
             for item in batchItems {
                 let (name, adapters) = try adapterFor(item)
@@ -285,16 +309,32 @@ public struct SuiteRun {
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        let items = suite.items.map { done[$0.id]! }
-        let report = Self.report(suite: suite, identity: identity, items: items, scoredNow: scoredNow, seconds: seconds)
+        let report = Self.report(suite: suite.name, suiteSHA256: suite.sha256, identity: identity, items: items.map { done[$0.id]! },
+                                 scoredNow: scoredNow, seconds: seconds)
         if let folder {
-            try AtomicFile.write(Array(try report.jsonText().utf8) + [0x0A], to: folder + "/results.json")
-            try AtomicFile.write(Array(report.markdown().utf8), to: folder + "/report.md")
+            try Self.write(report, to: folder)
+            if var manifest {
+                manifest.complete = true
+                try manifest.write(to: folder)
+            }
         }
         return report
     }
 
-    static func report(suite: EvaluationSuite, identity: Identity, items: [ItemResult], scoredNow: Int, seconds: Double) -> SuiteReport {
+    /// Writes `results.json` and `report.md` into `folder`.
+    static func write(_ report: SuiteReport, to folder: String) throws {
+        try AtomicFile.write(Array(try report.jsonText().utf8) + [0x0A], to: folder + "/results.json")
+        try AtomicFile.write(Array(report.markdown().utf8), to: folder + "/report.md")
+    }
+
+    /// The units a shard takes whole: each multiple-choice item, and each generation batch as
+    /// ``batches(_:size:)`` cuts it (a row's numbers depend on how many rows share its passes).
+    static func units(_ items: [SuiteItem], batchSize: Int) -> [(key: String, ids: [String])] {
+        items.filter { $0.kind == .multipleChoice }.map { ("item \($0.id)", [$0.id]) }
+            + batches(items, size: batchSize).map { batch in ("batch " + batch.map(\.id).joined(separator: "\n"), batch.map(\.id)) }
+    }
+
+    static func report(suite: String, suiteSHA256: String, identity: Identity, items: [ItemResult], scoredNow: Int, seconds: Double) -> SuiteReport {
         let correct = items.filter(\.correct).count
         var byType: [String: Double] = [:]
         for kind in SuiteItem.Kind.allCases {
@@ -303,7 +343,7 @@ public struct SuiteRun {
         }
         let choices = items.filter { $0.type == .multipleChoice }
         return SuiteReport(
-            suite: suite.name, suiteSHA256: suite.sha256, model: identity.model, adapter: identity.adapter,
+            suite: suite, suiteSHA256: suiteSHA256, model: identity.model, adapter: identity.adapter,
             score: items.isEmpty ? 0 : Double(correct) / Double(items.count),
             multipleChoiceAccuracy: choices.isEmpty ? nil : Double(choices.filter(\.correct).count) / Double(choices.count),
             multipleChoiceAccuracyNormalized: choices.isEmpty ? nil : Double(choices.filter { $0.correctNormalized == true }.count) / Double(choices.count),
@@ -448,13 +488,7 @@ struct Journal {
                 bytes = []
                 truncate(items, 0)
             }
-            for line in bytes.split(separator: 0x0A) where !line.isEmpty {
-                guard case .object(let object)? = try? JSONParser.parse(Array(line)) else {
-                    throw EvaluationDataError(path: items, line: nil, message: "a line of the journal is not JSON; remove the folder to start again")
-                }
-                let result = try ItemResult(json: object)
-                results[result.id] = result
-            }
+            results = try Self.parse(bytes, path: items)
         } else {
             _ = FileManager.default.createFile(atPath: items, contents: nil)
         }
@@ -463,6 +497,19 @@ struct Journal {
         }
         handle.seekToEndOfFile()
         self.handle = handle
+    }
+
+    /// The results of a journal's complete lines (a later line of an id overrides an earlier one).
+    static func parse(_ bytes: [UInt8], path: String) throws -> [String: ItemResult] {
+        var results: [String: ItemResult] = [:]
+        for line in bytes.split(separator: 0x0A) where !line.isEmpty {
+            guard case .object(let object)? = try? JSONParser.parse(Array(line)) else {
+                throw EvaluationDataError(path: path, line: nil, message: "a line of the journal is not JSON; remove the folder to start again")
+            }
+            let result = try ItemResult(json: object)
+            results[result.id] = result
+        }
+        return results
     }
 
     /// Appends one line per result in one write and flushes it to disk before the next batch

@@ -44,11 +44,14 @@ public struct EvaluationOptions: Sendable {
     public var batch = 16
     /// Positions of each item's cache.
     public var contextLength = 4096
+    /// Score only this shard's share of a suite (``Shard``); a sharded run needs a folder.
+    public var shard: Shard?
 
-    public init(maxTokens: Int = 256, batch: Int = 16, contextLength: Int = 4096) {
+    public init(maxTokens: Int = 256, batch: Int = 16, contextLength: Int = 4096, shard: Shard? = nil) {
         self.maxTokens = maxTokens
         self.batch = batch
         self.contextLength = contextLength
+        self.shard = shard
     }
 }
 
@@ -97,6 +100,7 @@ extension Engine {
         runner.batchSize = options.batch
         runner.pool = pool
         runner.adapterFor = prepared.adapterFor
+        runner.shard = options.shard
         return try runner.run(suite, identity: runner.identity(for: suite, model: modelPath, adapter: prepared.label), folder: folder,
                               progress: progress)
     }

@@ -39,13 +39,7 @@ final class ModelCatalog: Sendable {
     }
 
     static func sha256(ofFile path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ServerError(.internalError, "cannot read \(path)") }
-        defer { try? handle.close() }
-        var hash = ContentHash()
-        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty {
-            chunk.withUnsafeBytes { hash.update($0) }
-        }
-        return hash.hex()
+        do { return try ContentHash.sha256(ofFile: path) } catch { throw ServerError(.internalError, "cannot read \(path): \(error.message)") }
     }
 
     /// `SmolLM2-135M-Instruct.Q4_1.gguf` -> `smollm2-135m-instruct`; `gemma-3-270m-q4_k_m.gguf` -> `gemma-3-270m`.

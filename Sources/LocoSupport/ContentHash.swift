@@ -1,4 +1,11 @@
 import Crypto
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// SHA-256 over content, as lowercase hex: base-model fingerprints, dataset and file identities.
 /// The digest is swift-crypto's; this type only fixes how the SDK feeds it and prints it.
@@ -25,6 +32,25 @@ public struct ContentHash {
     public static func sha256(_ bytes: [UInt8]) -> String {
         var hash = ContentHash()
         hash.update(bytes)
+        return hash.hex()
+    }
+
+    /// SHA-256 of the file at `path` as hex, read 4 MiB at a time (a model need not fit in memory).
+    public static func sha256(ofFile path: String) throws(FileSystemFailure) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemFailure("open", path) }
+        defer { close(fd) }
+        var hash = ContentHash()
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemFailure("read", path)
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
         return hash.hex()
     }
 }

@@ -7,7 +7,8 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Score a model (with or without adapters) on an evaluation set.",
-        subcommands: [SuiteCommand.self, Compare.self, Sweep.self, Import.self, Math.self, PerplexityCommand.self, Divergence.self]
+        subcommands: [SuiteCommand.self, Compare.self, Sweep.self, Select.self, MergeCommand.self, Import.self, Math.self, PerplexityCommand.self,
+                      Divergence.self]
     )
 
     struct Math: ParsableCommand {
@@ -226,16 +227,20 @@ struct EvalCommand: ParsableCommand {
 
         @OptionGroup var options: RunOptions
 
+        @OptionGroup var sharding: ShardArguments
+
         @Flag(help: "Print {\"score\", \"items\": [{\"id\", \"prediction\", \"correct\", ...}], ...} instead of the summary.")
         var json = false
 
         func run() throws {
             do {
                 let suite = try EvaluationSuite(contentsOf: self.suite)
+                var evaluation = options.evaluation
+                evaluation.shard = try sharding.shard(out: out)
                 let engine = try options.engine()
                 let setting: AdapterSetting = adapters.isAuto ? .routed
                     : .fixed(adapters.specs.map { AdapterSetting.AdapterChoice($0.0, scale: $0.1) })
-                let report = try engine.evaluate(suite, adapters: setting, options: options.evaluation, folder: out) { done, total in
+                let report = try engine.evaluate(suite, adapters: setting, options: evaluation, folder: out) { done, total in
                     FileHandle.standardError.write(Data("\r\(Self.bar(done, total)) \(done)/\(total)\(done == total ? "\n" : "")".utf8))
                 }
                 if json {
@@ -247,6 +252,7 @@ struct EvalCommand: ParsableCommand {
                     for (type, score) in report.scoreByType.sorted(by: { $0.key < $1.key }) {
                         print("  \(type): \(ByteFormat.fixed(100 * score, 1))%")
                     }
+                    if let shard = evaluation.shard { print("shard \(shard): \(report.total) of \(suite.items.count) items; `loco eval merge` joins the shards") }
                     print("\(report.scoredNow) items scored in \(ByteFormat.fixed(report.seconds, 1)) s "
                           + "(\(ByteFormat.fixed(report.itemsPerSecond, 2)) items/s)" + (out.map { "; results in \($0)" } ?? ""))
                 }
@@ -397,6 +403,10 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "Watts one busy core draws, for the energy estimate where RAPL cannot be read.")
         var wattsPerCore = EnergyMeter.defaultWattsPerCore
 
+        @OptionGroup var probe: ProbeArguments
+
+        @OptionGroup var sharding: ShardArguments
+
         @Flag(help: "Print results.json's object instead of the report.")
         var json = false
 
@@ -425,10 +435,43 @@ struct EvalCommand: ParsableCommand {
                 configuration.batch = batch
                 configuration.threads = threads
                 configuration.wattsPerCore = wattsPerCore
+                (configuration.probePromptTokens, configuration.probeGenTokens, configuration.probeRepetitions)
+                    = (probe.probePromptTokens, probe.probeGenTokens, probe.probeRepetitions)
+                configuration.shard = try sharding.shard(out: out)
                 let report = try QuantizationSweep(configuration).run(folder: out) { line in
                     FileHandle.standardError.write(Data("loco: \(line)\n".utf8))
                 }
                 print(json ? try report.jsonText() : report.markdown(), terminator: json ? "\n" : "")
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+
+    struct MergeCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "merge",
+            abstract: "Join the partial results of a sharded eval run, sweep or select (--shard I/N) into the unsharded run's results.",
+            discussion: """
+                Give every shard's --out folder. They must be shards 0..N-1 of one run, each finished. DIR gets \
+                what the unsharded run writes there (results.json and report.md, the journal, charts, \
+                selection.json; a sweep's models/ and runs/ and a selection's candidate folders are linked to \
+                the shards' files): the same bytes but for timings.
+                """)
+
+        @Argument(help: "The shards' folders.")
+        var folders: [String]
+
+        @Option(help: "The folder for the merged results.")
+        var out: String
+
+        @Flag(help: "Print the merged results' JSON, as the unsharded command's --json does.")
+        var json = false
+
+        func run() throws {
+            do {
+                let merged = try ShardMerge.merge(folders, into: out)
+                print(json ? try merged.jsonText() : merged.markdown(), terminator: json ? "\n" : "")
             } catch {
                 throw fail(error)
             }
@@ -469,6 +512,45 @@ struct EvalCommand: ParsableCommand {
             } catch {
                 throw fail(error)
             }
+        }
+    }
+}
+
+
+/// `--shard I/N`, shared by `eval run`, `eval sweep` and `select`.
+struct ShardArguments: ParsableArguments {
+    @Option(help: ArgumentHelp("Run only shard I of N (from 0), writing partial results to --out for `loco eval merge`. In a Slurm job array, SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT stand in when it is not given.",
+                               valueName: "I/N"))
+    var shard: String?
+
+    func validate() throws {
+        if let shard {
+            do { _ = try Shard(parsing: shard) } catch { throw ValidationError("--shard: \(error.description)") }
+        }
+    }
+
+    /// The shard to run (nil: all of it); a shard needs an output folder.
+    func shard(out: String?) throws -> Shard? {
+        let chosen = try shard.map { try Shard(parsing: $0) } ?? Shard.fromSlurm()
+        if let chosen, out == nil { throw ValidationError("shard \(chosen) needs --out DIR for its partial results") }
+        return chosen
+    }
+}
+
+/// The speed probe's size, shared by `eval sweep` and `select`.
+struct ProbeArguments: ParsableArguments {
+    @Option(help: "Prompt tokens of the speed probe.")
+    var probePromptTokens = 128
+
+    @Option(help: "Generated tokens of the speed probe.")
+    var probeGenTokens = 64
+
+    @Option(help: "Repetitions of the speed probe (the best is kept).")
+    var probeRepetitions = 2
+
+    func validate() throws {
+        guard probePromptTokens >= 1, probeGenTokens >= 1, probeRepetitions >= 1 else {
+            throw ValidationError("--probe-prompt-tokens, --probe-gen-tokens and --probe-repetitions must be at least 1")
         }
     }
 }

@@ -7,7 +7,7 @@ struct Loco: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loco",
         abstract: "Run, inspect and measure small quantized language models.",
-        subcommands: [Inspect.self, Quantize.self, LogitsCommand.self, Embed.self, Bench.self, Tokenize.self, Run.self, Chat.self, Merge.self, Adapters.self, Train.self, TrainGradients.self, DataCommand.self, EvalCommand.self, Select.self, Route.self, Ask.self, Serve.self]
+        subcommands: [Inspect.self, Quantize.self, LogitsCommand.self, Embed.self, Bench.self, Tokenize.self, Run.self, Chat.self, Merge.self, Adapters.self, Train.self, TrainGradients.self, DataCommand.self, EvalCommand.self, Select.self, Route.self, Ask.self, Serve.self, SlurmCommand.self]
     )
 
     /// Refuses an unknown LOCO_CPU_FEATURES before any command runs (the kernels would otherwise

@@ -61,6 +61,10 @@ struct Select: ParsableCommand {
     @Option(help: "Watts one busy core draws, for the energy estimate where RAPL cannot be read.")
     var wattsPerCore = EnergyMeter.defaultWattsPerCore
 
+    @OptionGroup var probe: ProbeArguments
+
+    @OptionGroup var sharding: ShardArguments
+
     @Flag(help: "Print selection.json's object instead of the report.")
     var json = false
 
@@ -93,6 +97,9 @@ struct Select: ParsableCommand {
             configuration.wattsPerCore = wattsPerCore
             configuration.chatTurns = chatTurns
             configuration.probe = { path, probe in try Self.benchInChildProcess(path, probe) }
+            configuration.shard = try sharding.shard(out: out)
+            (configuration.probePromptTokens, configuration.probeGenTokens, configuration.probeRepetitions)
+                = (probe.probePromptTokens, probe.probeGenTokens, probe.probeRepetitions)
             let pool = ComputePool(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
             let trainer = trainData.map { SelectionTrainer(data: $0, targetLoss: targetLoss, steps: steps, pool: pool) }
             let report = try BaseModelSelection(configuration).run(folder: out, trainer: trainer) { line in

@@ -206,7 +206,7 @@ import Testing
             #expect((candidate["failures"] as? [String])?.isEmpty == true)
             let quick = candidate["quick_adapter"] as! [String: Any]
             #expect((quick["losses"] as? [Double])?.count == 2 && quick["steps_to_target"] as? Int == 1)
-            #expect(FileManager.default.fileExists(atPath: quick["adapter_path"] as! String))
+            #expect(FileManager.default.fileExists(atPath: dir + "/select/" + (quick["adapter_path"] as! String)))
             #expect((candidate["adapter_scores"] as? [String: Double])?["mc"] != nil && (candidate["base_scores"] as? [String: Double])?["mc"] != nil)
             let estimate = candidate["estimate"] as! [String: Any]
             let weights = estimate["weight_bytes"] as! Int, peak = candidate["peak_rss_bytes"] as! Int
@@ -247,7 +247,8 @@ import Testing
         #expect(variants[1]["requantized_from"] as? String == "Q4_1")
         let types = (variants[1]["tensor_types"] as! [[String: Any]]).map { $0["type"] as! String }
         #expect(Set(types) == ["Q8_0", "F32"] && types.first == "Q8_0")
-        let q8 = variants[1]["path"] as! String
+        #expect(variants[0]["path"] as? String == model)
+        let q8 = dir + "/sweep/" + (variants[1]["path"] as! String)  // a made variant's path is relative to the sweep's folder
         let inspected = try run(Self.releaseLoco, ["inspect", q8, "--json"])
         #expect(inspected.status == 0 && String(decoding: inspected.stdout, as: UTF8.self).contains("Q8_0"))
 
