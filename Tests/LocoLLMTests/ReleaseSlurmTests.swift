@@ -60,7 +60,7 @@ import Testing
 
         // Requeue the first task seen with a scored item and its shard not finished.
         var requeued: Int?
-        var deadline = Date().addingTimeInterval(120)
+        var deadline = Date().addingTimeInterval(600)
         while requeued == nil && Date() < deadline {
             for index in 0..<3 {
                 let shard = "\(job)/shards/\(index)"
@@ -77,19 +77,7 @@ import Testing
         }
         try #require(requeued != nil, "no task was caught running with an item scored")
 
-        deadline = Date().addingTimeInterval(300)
-        var finished = false
-        while Date() < deadline {
-            let queue = try run("squeue", ["-h", "-j", "\(arrayJob),\(mergeJob)"])
-            if queue.status == 0 && String(decoding: queue.stdout, as: UTF8.self).isEmpty && FileManager.default.fileExists(atPath: job + "/results.json") {
-                finished = true
-                break
-            }
-            usleep(500_000)
-        }
-        let status = try run(ReleaseSuiteTests.releaseLoco, ["slurm", "status", job])
-        try #require(finished, "the job did not finish: \(String(decoding: status.stdout, as: UTF8.self))")
-        #expect(String(decoding: status.stdout, as: UTF8.self).contains("3 of 3 shards finished"))
+        try Self.waitFor(job, tasks: 3)
         #expect(try ReleaseShardTests.untimed(job + "/results.json") == ReleaseShardTests.untimed(dir + "/whole/results.json"))
 
         // The requeued task ran twice and the second run scored only what the first had not.
@@ -98,6 +86,57 @@ import Testing
         #expect((results["scored_now"] as! Int) < (results["total"] as! Int), "shard \(requeued!): \(results["scored_now"]!) of \(results["total"]!)")
         let log = try String(contentsOfFile: "\(job)/slurm/logs/task-\(requeued!).log", encoding: .utf8)
         #expect(log.components(separatedBy: "items scored in").count == 2, "one finished run in the log of the requeued task:\n\(log)")
+    }
+
+    /// Waits (15 minutes at most) until the job in `folder` has left the queue with its merged
+    /// results written, and `loco slurm status` says every shard finished.
+    static func waitFor(_ folder: String, tasks: Int) throws {
+        let submission = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/slurm/job.json"))) as! [String: Any]
+        let jobs = "\(submission["array_job"] as! String),\(submission["merge_job"] as! String)"
+        let deadline = Date().addingTimeInterval(900)  // a hang guard: CI's loaded machine took 443 s for the whole test
+        var finished = false
+        while Date() < deadline {
+            let queue = try run("squeue", ["-h", "-j", jobs])
+            if queue.status == 0 && queue.stdout.isEmpty && FileManager.default.fileExists(atPath: folder + "/results.json") {
+                finished = true
+                break
+            }
+            usleep(500_000)
+        }
+        let status = try run(ReleaseSuiteTests.releaseLoco, ["slurm", "status", folder])
+        try #require(finished, "the job did not finish: \(String(decoding: status.stdout, as: UTF8.self))")
+        #expect(String(decoding: status.stdout, as: UTF8.self).contains("\(tasks) of \(tasks) shards finished"))
+    }
+
+    /// `loco slurm sweep` on the cluster: two tasks, one variant each (the Q4_1 source and a
+    /// Q8_0 requantization); the merge job's results equal the local sweep's, less timings.
+    @Test func sweepJobArrayMergesToTheLocalSweep() throws {
+        guard ReleaseSuiteTests.available, Self.clusterUp, let model = Peers.defaultModel else { return }
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let mc = try ReleaseShardTests.multipleChoice(dir, items: 2)
+        let text = dir + "/text.txt"
+        try String(try String(contentsOfFile: Repository.path("Documentation/Training.md"), encoding: .utf8).prefix(1000))
+            .write(toFile: text, atomically: true, encoding: .utf8)
+        let sweep = ["--model", model, "--quants", "Q8_0", "--suite", mc, "--text", text, "--ctx", "64", "--max-tokens", "8", "--threads", "1",
+                     "--probe-prompt-tokens", "16", "--probe-gen-tokens", "8", "--probe-repetitions", "1"]
+        let whole = try run(ReleaseSuiteTests.releaseLoco, ["eval", "sweep"] + sweep + ["--out", dir + "/whole"])
+        try #require(whole.status == 0, "\(whole.stderr)")
+        let job = dir + "/job"
+        let submitted = try run(ReleaseSuiteTests.releaseLoco, ["slurm", "sweep", "--partition", "debug", "--array-size", "2", "--cpus-per-task", "1",
+                                                                "--mem", "1G", "--time", "10:00", "--out", job, "--loco", ReleaseSuiteTests.releaseLoco,
+                                                                "--submit"] + sweep)
+        try #require(submitted.status == 0, "\(submitted.stderr)")
+        for script in ["array", "merge"] {
+            let test = try run("sbatch", ["--test-only", "\(job)/slurm/\(script).sbatch"])
+            #expect(test.status == 0, "sbatch --test-only \(script).sbatch: \(test.stderr)")
+        }
+        try Self.waitFor(job, tasks: 2)
+        #expect(try ReleaseShardTests.untimed(job + "/results.json") == ReleaseShardTests.untimed(dir + "/whole/results.json"))
+        for chart in ["score-vs-size-mc", "kld-vs-bpw"] {
+            #expect(FileManager.default.contents(atPath: "\(job)/charts/\(chart).svg")
+                    == FileManager.default.contents(atPath: "\(dir)/whole/charts/\(chart).svg"), "\(chart)")
+        }
     }
 
     /// Without a cluster: a missing sbatch is named with what to install, and a task on a node
