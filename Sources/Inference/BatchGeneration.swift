@@ -130,14 +130,100 @@ public final class BatchGenerator {
 public final class BatchDecoder {
     public let model: Model
     private let state: ForwardState
+    /// Prefill passes of several prompts: the kernels a prompt alone would take (panel kernels
+    /// for many rows), not the row-invariant one-row kernels of `state`.
+    private let prefillState: ForwardState
+    /// Whether every product of the model runs on quantized kernels (see ``prefill(_:prompts:)``).
+    private let allQuantized: Bool
 
     public init(model: Model, pool: ComputePool = .shared) {
         self.model = model
         let c = model.configuration
-        state = ForwardState(cache: KVCache(layers: c.blockCount, kvHeads: c.kvHeadCount, headDimension: c.headDimension,
-                                            maximumCapacity: 1, precision: .f32),
-                             numerics: .fast, pool: pool)
+        func scratch() -> ForwardState {
+            ForwardState(cache: KVCache(layers: c.blockCount, kvHeads: c.kvHeadCount, headDimension: c.headDimension,
+                                        maximumCapacity: 1, precision: .f32),
+                         numerics: .fast, pool: pool)
+        }
+        state = scratch()
         state.matmul.rowInvariant = true
+        prefillState = scratch()
+        allQuantized = model.output.isQuantized
+            && model.layers.allSatisfy { layer in
+                [layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down].allSatisfy(\.isQuantized)
+            }
+    }
+
+    /// Prompts one shared prefill pass takes at most. The last block's feed-forward layer and
+    /// the output layer run on one row per prompt; up to 7 rows those products take the kernels
+    /// whose every row has the bits of a one-row product, from 8 on the panel kernels.
+    static let prefillGroup = 7
+    /// Rows one shared prefill pass takes at most (a session's own passes take 512: the
+    /// activations of a shared pass are no larger).
+    static let prefillRows = 512
+
+    /// Prefills `prompts[s]` at the next positions of `sessions[s]` and returns the logits after
+    /// each prompt's last token, `vocabularySize` floats per session. Every session's logits
+    /// and cache are bit for bit those `sessions[s].forward(tokens: prompts[s], logits: .last)`
+    /// gives alone, so a server can prefill the prompts that arrived together in one pass (each
+    /// weight unpacked once for all of them) and still give every request the reply it would
+    /// get by itself.
+    ///
+    /// Prompts share a pass when that equality holds by construction: the model's products all
+    /// run on quantized kernels (each output row computed on its own), the session is in
+    /// ``Numerics/fast`` with no adapters (adapter deltas are BLAS products whose float order
+    /// depends on the row count), and the prompt has at least as many tokens as the panel
+    /// kernels start at and fits one pass of the session (so alone it takes the same kernels);
+    /// at most ``prefillGroup`` prompts a pass. Any other prompt is prefilled alone.
+    ///
+    /// - Throws: `ModelError` when a prompt is empty, has a token outside the vocabulary or does
+    ///   not fit its session's context, a session belongs to another model, or a session appears
+    ///   twice; no session has advanced then.
+    public func prefill(_ sessions: [Session], prompts: [[Int32]]) throws -> [[Float]] {
+        precondition(sessions.count == prompts.count, "one prompt per session")
+        guard Set(sessions.map(ObjectIdentifier.init)).count == sessions.count else {
+            throw ModelError(.inconsistent("a session appears twice in one prefill"))
+        }
+        for (s, (session, prompt)) in zip(sessions, prompts).enumerated() {
+            guard session.model === model else { throw ModelError(.inconsistent("a session of another model in the batch")) }
+            guard !prompt.isEmpty else { throw ModelError(.inconsistent("prompt \(s) has no tokens")) }
+            if let bad = prompt.first(where: { $0 < 0 || Int($0) >= model.vocabularySize }) {
+                throw ModelError(.tokenOutOfRange(token: Int(bad), vocabularySize: model.vocabularySize))
+            }
+            guard session.position + prompt.count <= session.contextLength else {
+                throw ModelError(.contextFull(position: session.position, adding: prompt.count, contextLength: session.contextLength))
+            }
+        }
+        var logits = [[Float]](repeating: [], count: sessions.count)
+        var shared: [Int] = []
+        for (s, (session, prompt)) in zip(sessions, prompts).enumerated() {
+            if allQuantized, session.numerics == .fast, session.adapters == nil,
+               prompt.count >= WeightMatrix.panelMinimumCount, prompt.count <= min(session.batchSize, Self.prefillRows) {
+                shared.append(s)
+            } else {
+                logits[s] = try session.forward(tokens: prompt, logits: .last).values
+            }
+        }
+        // Balanced passes of at most `prefillGroup` prompts and `prefillRows` rows.
+        var groups: [[Int]] = []
+        let passes = (shared.count + Self.prefillGroup - 1) / Self.prefillGroup
+        let size = passes == 0 ? 1 : (shared.count + passes - 1) / passes
+        var rows = 0
+        for s in shared {
+            if groups.isEmpty || groups[groups.count - 1].count == size || rows + prompts[s].count > Self.prefillRows {
+                groups.append([])
+                rows = 0
+            }
+            groups[groups.count - 1].append(s)
+            rows += prompts[s].count
+        }
+        let vocabulary = model.vocabularySize
+        prefillState.adapters = nil
+        prefillState.rowAdapters = nil
+        for group in groups {
+            let values = model.batchedPass(rows: group.map { prompts[$0] }, sessions: group.map { sessions[$0] }, state: prefillState)
+            for (r, s) in group.enumerated() { logits[s] = Array(values[(r * vocabulary)..<((r + 1) * vocabulary)]) }
+        }
+        return logits
     }
 
     /// The logits after `tokens[s]` at the next position of `sessions[s]`, `vocabularySize`

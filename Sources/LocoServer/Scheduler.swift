@@ -35,7 +35,8 @@ enum JobEvent: Sendable {
 }
 
 /// Runs every generation of the server on one compute thread: continuous batching. Each loop
-/// admits waiting jobs into free slots (up to `parallel`), prefills each new prompt alone, then
+/// admits waiting jobs into free slots (up to `parallel`), prefills the new prompts (together
+/// where the decoder can do so without changing any prompt's bits), then
 /// advances every running reply by one token in one ``BatchDecoder`` step, whatever adapters they
 /// carry. Replies are row-invariant, so a reply is the same whether it ran alone or beside 15
 /// others. Jobs beyond `parallel` wait in a queue of at most `maxQueue`; a full queue refuses
@@ -165,17 +166,48 @@ final class Scheduler: @unchecked Sendable {
             condition.unlock()
 
             for task in work { task() }
-            for ticket in admitted { start(ticket) }
+            start(admitted)
             retire()
             if !running.isEmpty { step() }
             retire()
         }
     }
 
+    /// Prefills the prompts of `tickets`, admitted together, and samples their first tokens:
+    /// those the decoder can prefill in shared passes (``BatchDecoder/prefill(_:prompts:)``,
+    /// each prompt's logits and cache as it gets them alone), the rest one by one.
+    private func start(_ tickets: [Ticket]) {
+        let live = tickets.filter { !$0.cancelled.load(ordering: .relaxed) }
+        let together = live.filter { !$0.job.promptLogprobs }
+        guard together.count > 1 else {
+            for ticket in live { start(ticket) }
+            return
+        }
+        let sessions = together.map { ticket -> Session in
+            let session = idleSessions.popLast() ?? engine.makeSession(contextLength: contextLength)
+            session.reset()
+            session.adapters = ticket.job.adapters
+            return session
+        }
+        let begin = ContinuousClock.now
+        guard let logits = try? decoder.prefill(sessions, prompts: together.map(\.job.prompt)) else {
+            // Some prompt is refused: each job alone, so that only that one fails, with its reason.
+            idleSessions.append(contentsOf: sessions)
+            for ticket in live { start(ticket) }
+            return
+        }
+        let seconds = (ContinuousClock.now - begin).seconds
+        for (index, ticket) in together.enumerated() {
+            let values = logits[index]
+            started(ticket, session: sessions[index], seconds: seconds,
+                    logits: Logits(positions: 1, vocabularySize: values.count, values: values))
+        }
+        for ticket in live where ticket.job.promptLogprobs { start(ticket) }
+    }
+
     /// Prefills `ticket`'s prompt alone on a free session and samples its first token.
     private func start(_ ticket: Ticket) {
         let job = ticket.job
-        let waited = (ContinuousClock.now - ticket.enqueued).seconds
         if ticket.cancelled.load(ordering: .relaxed) { return }
         let session = idleSessions.popLast() ?? engine.makeSession(contextLength: contextLength)
         session.reset()
@@ -190,7 +222,14 @@ final class Scheduler: @unchecked Sendable {
             ticket.continuation.finish()
             return
         }
-        let seconds = (ContinuousClock.now - begin).seconds
+        started(ticket, session: session, seconds: (ContinuousClock.now - begin).seconds, logits: logits)
+    }
+
+    /// Reports `ticket`'s prefill (`seconds`, its `logits`: every position's with prompt
+    /// log-probabilities, else the last) and samples its first token.
+    private func started(_ ticket: Ticket, session: Session, seconds: Double, logits: Logits) {
+        let job = ticket.job
+        let waited = (ContinuousClock.now - ticket.enqueued).seconds - seconds
         metrics.promptTokens.increment(by: Int64(job.prompt.count))
         metrics.timeToFirstToken.record(Duration.seconds(waited + seconds))
         var promptLogprobs: [TokenLogprob?]?

@@ -165,7 +165,15 @@ public struct WeightMatrix: Sendable {
     /// Input rows from which products in ``Numerics/fast`` go through the panel kernels
     /// (`loco_panel_gemm`), which unpack each weight row once for all inputs: below it, the
     /// unpacking costs more than it saves.
-    static let panelMinimumCount = 8
+    package static let panelMinimumCount = 8
+
+    /// Whether products go through the quantized kernels (not BLAS): their rows are computed one
+    /// by one, so a row's bits do not depend on how many rows share the product within a kernel
+    /// family (row kernels, multi-input kernels, panel kernels).
+    package var isQuantized: Bool {
+        if case .quantized = storage.kernel { return true }
+        return false
+    }
 
     /// Whether products can go through the panel kernels (every quantized type with a dot product).
     var hasPanelForm: Bool {

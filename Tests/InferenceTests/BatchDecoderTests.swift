@@ -74,6 +74,68 @@ import Testing
         #expect(next.allSatisfy { $0 == 6 })
     }
 
+    /// Prompts prefilled together (``BatchDecoder/prefill(_:prompts:)``) leave every session as a
+    /// prefill alone does: the same last logits and, through the cache, the same next steps, bit
+    /// for bit. Nine prompts long enough for the panel kernels share two passes; a short prompt
+    /// and one with an adapter run alone beside them.
+    @Test(arguments: [QuantizationFileType.q4_K_M, .q4_1, .q8_0])
+    func sharedPrefillEqualsEachPromptAlone(_ type: QuantizationFileType) throws {
+        let model = try #require(Self.model(type))
+        let adapter = try AdapterTests.adapterSet(model, AdapterTests.randomFactors(model, seed: 21))
+        var prompts: [[Int32]] = []
+        for p in 0..<9 {
+            let length = 8 + 5 * p
+            prompts.append((0..<length).map { (t: Int) -> Int32 in Int32((p * 37 + t * 11) % 250 + 1) })
+        }
+        prompts.append([4, 5, 6])
+        prompts.append((0..<12).map { (t: Int) -> Int32 in Int32(t + 30) })
+        let adapters: [AdapterSet?] = Array(repeating: nil, count: 10) + [adapter]
+        let steps = 3
+
+        func continuation(_ session: Session, from logits: [Float]) throws -> [[Float]] {
+            var logits = logits, out: [[Float]] = []
+            for _ in 0..<steps {
+                let token = Int32(Logits(positions: 1, vocabularySize: model.vocabularySize, values: logits).argmax(position: 0))
+                logits = try session.forward(tokens: [token], logits: .last).values
+                out.append(logits)
+            }
+            return out
+        }
+        var alone: [[Float]] = [], aloneSteps: [[[Float]]] = []
+        for (prompt, set) in zip(prompts, adapters) {
+            let session = model.makeSession(contextLength: 64)
+            session.adapters = set
+            let logits = try session.forward(tokens: prompt, logits: .last).values
+            alone.append(logits)
+            aloneSteps.append(try continuation(session, from: logits))
+        }
+
+        let decoder = BatchDecoder(model: model)
+        let sessions = adapters.map { set -> Session in
+            let session = model.makeSession(contextLength: 64)
+            session.adapters = set
+            return session
+        }
+        let together = try decoder.prefill(sessions, prompts: prompts)
+        for s in prompts.indices {
+            #expect(sessions[s].position == prompts[s].count)
+            #expect(together[s] == alone[s], "prompt \(s) (\(prompts[s].count) tokens): last logits")
+            #expect(try continuation(sessions[s], from: together[s]) == aloneSteps[s], "prompt \(s): the steps after it")
+        }
+    }
+
+    @Test func badPrefillsAreRefusedBeforeAnythingMoves() throws {
+        let model = try #require(Self.model(.q4_1))
+        let decoder = BatchDecoder(model: model)
+        let a = model.makeSession(contextLength: 16), b = model.makeSession(contextLength: 16)
+        let long = [Int32](repeating: 3, count: 10)
+        #expect(throws: ModelError.self) { try decoder.prefill([a, b], prompts: [long, long + long]) }
+        #expect(throws: ModelError.self) { try decoder.prefill([a, b], prompts: [long, []]) }
+        #expect(throws: ModelError.self) { try decoder.prefill([a, a], prompts: [long, long]) }
+        #expect(throws: ModelError.self) { try decoder.prefill([a, b], prompts: [long, [Int32(model.vocabularySize)]]) }
+        #expect(a.position == 0 && b.position == 0)
+    }
+
     @Test func badStepsAreRefusedBeforeAnythingMoves() throws {
         let model = try #require(Self.model(.q4_K_M))
         let decoder = BatchDecoder(model: model)
