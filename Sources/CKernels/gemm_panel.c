@@ -321,6 +321,10 @@ void loco_panel_activations(int format, const void *a, size_t row_bytes, size_t 
 // MARK: - Tiles
 
 #define TILE 4
+/// Weight rows unpacked at a time, and the activation bytes one column block of a product may
+/// take (they stay in L2 while every tile of the row block passes over them).
+#define BLOCK_ROWS 32
+#define BLOCK_ACTIVATION_BYTES (192 * 1024)
 
 static void tile_scalar(size_t kp, size_t groups, const uint8_t *const w[TILE], const uint8_t *const a[TILE],
                         float out[TILE][TILE]) {
@@ -613,7 +617,7 @@ static int panel_gemm(int type, const void *w, size_t w_row_bytes, const uint8_t
     if (!loco_panel_supports(type) || n % 32 != 0 || ((type >= 10) && n % 256 != 0)) return 0;
     const size_t row_bytes = loco_panel_row_bytes(n);
     const size_t kp = padded_values(n), groups = padded_groups(n);
-    uint8_t *tile = aligned_alloc(64, TILE * row_bytes);
+    uint8_t *tile = laid ? aligned_alloc(64, row_bytes) : aligned_alloc(64, BLOCK_ROWS * row_bytes);
     uint8_t *q = malloc(n);
     float *sc = malloc(n / 16 * sizeof(float)), *mn = malloc(n / 16 * sizeof(float));
     uint8_t *zero = aligned_alloc(64, row_bytes);
@@ -646,41 +650,60 @@ static int panel_gemm(int type, const void *w, size_t w_row_bytes, const uint8_t
 #if defined(__aarch64__)
     const loco_tile_fn neon = neon_tile();
 #endif
-    for (size_t r0 = row_start; r0 < row_start + row_count; r0 += TILE) {
-        const size_t rows = row_start + row_count - r0 < TILE ? row_start + row_count - r0 : TILE;
-        const uint8_t *wrow[TILE];
-        for (size_t r = 0; r < TILE; r++) {
-            if (r < rows && laid) {
-                wrow[r] = laid + (r0 + r) * row_bytes;
-            } else if (r < rows) {
-                unpack_weights(type, (const uint8_t *)w + (r0 + r) * w_row_bytes, n, q, sc, mn);
-                lay_out(n, q, sc, mn, tile + r * row_bytes);
-                wrow[r] = tile + r * row_bytes;
+    // Blocked: a block of BLOCK_ROWS weight rows is unpacked once, then the activations pass
+    // over it a block of columns at a time, each column block small enough to stay in L2 while
+    // every weight tile of the row block meets it (rather than streaming the whole activation
+    // panel from L3 or memory once per 4 weight rows). Every tile entry is computed as before.
+#if defined(__x86_64__)
+    const size_t column_bytes = (split ? 2 : 1) * row_bytes;
+#else
+    const size_t column_bytes = row_bytes;
+#endif
+    size_t block_cols = (BLOCK_ACTIVATION_BYTES / column_bytes) / TILE * TILE;
+    if (block_cols < TILE) block_cols = TILE;
+    const size_t row_end = row_start + row_count;
+    for (size_t b0 = row_start; b0 < row_end; b0 += BLOCK_ROWS) {
+        const size_t block_rows = row_end - b0 < BLOCK_ROWS ? row_end - b0 : BLOCK_ROWS;
+        const uint8_t *block[BLOCK_ROWS];
+        for (size_t r = 0; r < block_rows; r++) {
+            if (laid) {
+                block[r] = laid + (b0 + r) * row_bytes;
             } else {
-                wrow[r] = zero;
+                unpack_weights(type, (const uint8_t *)w + (b0 + r) * w_row_bytes, n, q, sc, mn);
+                lay_out(n, q, sc, mn, tile + r * row_bytes);
+                block[r] = tile + r * row_bytes;
             }
         }
-        for (size_t c0 = 0; c0 < count; c0 += TILE) {
-            const size_t cols = count - c0 < TILE ? count - c0 : TILE;
-            const uint8_t *arow[TILE];
-            for (size_t c = 0; c < TILE; c++) arow[c] = c < cols ? (const uint8_t *)panel + (c0 + c) * row_bytes : zero;
-            float result[TILE][TILE];
+        for (size_t cb = 0; cb < count; cb += block_cols) {
+            const size_t cb_end = count - cb < block_cols ? count : cb + block_cols;
+            for (size_t t0 = 0; t0 < block_rows; t0 += TILE) {
+                const size_t rows = block_rows - t0 < TILE ? block_rows - t0 : TILE;
+                const size_t r0 = b0 + t0;
+                const uint8_t *wrow[TILE];
+                for (size_t r = 0; r < TILE; r++) wrow[r] = r < rows ? block[t0 + r] : zero;
+                for (size_t c0 = cb; c0 < cb_end; c0 += TILE) {
+                    const size_t cols = cb_end - c0 < TILE ? cb_end - c0 : TILE;
+                    const uint8_t *arow[TILE];
+                    for (size_t c = 0; c < TILE; c++) arow[c] = c < cols ? (const uint8_t *)panel + (c0 + c) * row_bytes : zero;
+                    float result[TILE][TILE];
 #if defined(__aarch64__)
-            if (neon) neon(kp, groups, wrow, arow, result);
-            else
+                    if (neon) neon(kp, groups, wrow, arow, result);
+                    else
 #endif
 #if defined(__x86_64__)
-            if (vnni) tile_vnni(kp, groups, wrow, arow, result);
-            else if (avx2) avx2(kp, groups, wrow, arow, result);
-            else if (split) {
-                const uint8_t *pairs[TILE];
-                for (size_t c = 0; c < TILE; c++) pairs[c] = split + 2 * (c < cols ? c0 + c : count) * row_bytes;
-                tile_avx2_q8(kp, groups, wrow, pairs, row_bytes, result);
-            } else
+                    if (vnni) tile_vnni(kp, groups, wrow, arow, result);
+                    else if (avx2) avx2(kp, groups, wrow, arow, result);
+                    else if (split) {
+                        const uint8_t *pairs[TILE];
+                        for (size_t c = 0; c < TILE; c++) pairs[c] = split + 2 * (c < cols ? c0 + c : count) * row_bytes;
+                        tile_avx2_q8(kp, groups, wrow, pairs, row_bytes, result);
+                    } else
 #endif
-                tile_scalar(kp, groups, wrow, arow, result);
-            for (size_t c = 0; c < cols; c++)
-                for (size_t r = 0; r < rows; r++) out[(c0 + c) * ldo + r0 + r] = result[r][c];
+                        tile_scalar(kp, groups, wrow, arow, result);
+                    for (size_t c = 0; c < cols; c++)
+                        for (size_t r = 0; r < rows; r++) out[(c0 + c) * ldo + r0 + r] = result[r][c];
+                }
+            }
         }
     }
     (void)vnni;

@@ -81,6 +81,28 @@ import Testing
         }
     }
 
+    /// A product past one block of weight rows (32) and one block of inputs (as many as about
+    /// 192 KiB of activations hold): every entry has the bits the same input gets in a product
+    /// of only 8 inputs (one block each way), so the blocking skips, repeats or misplaces nothing.
+    @Test(arguments: [GGMLType.q8_0, .q4_1, .q4_K, .q6_K])
+    func blockedProductsEqualSmallOnes(_ type: GGMLType) throws {
+        let rows = 70, columns = type.blockSize == 32 ? 256 : 512
+        let count = 2 * (192 * 1024) / loco_panel_row_bytes(columns) + 24
+        let (matrix, _, _) = try WeightMatrixTests.matrixAndBytes(type, rows: rows, columns: columns, seed: UInt64(type.rawValue) + 5)
+        var random = TestRandom(seed: 9)
+        let input = random.normals(count * columns)
+        let pool = ComputePool(threads: 2)
+        let whole = matrix.multiply(input, count: count, pool: pool)
+        var mismatches = 0
+        for start in stride(from: 0, to: count, by: 8) {
+            let n = min(8, count - start)
+            guard n == 8 else { break }
+            let part = matrix.multiply(Array(input[(start * columns)..<((start + n) * columns)]), count: n, pool: pool)
+            if part != Array(whole[(start * rows)..<((start + n) * rows)]) { mismatches += 1 }
+        }
+        #expect(mismatches == 0, "\(type): \(mismatches) groups of 8 inputs differ from the \(count)-input product")
+    }
+
     /// The portable C tile (what runs without AVX-512 VNNI), called directly.
     @Test(arguments: WeightMatrixTests.quantizedTypes)
     func portablePanelKernelIsExactUpToFloatAdditions(_ type: GGMLType) throws {
