@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Writes a small random model GGUF that llama.cpp loads: llama, qwen3, qwen2 or gemma3 architecture, F32
+"""Writes a small random model GGUF that llama.cpp loads: llama, qwen3, qwen2, gemma3 or bitnet architecture, F32
 or F16 weights, a tiny byte-level BPE vocabulary. Deterministic for a seed.
 
-    python3 scripts/make-random-model.py OUT.gguf [--arch llama|qwen3|qwen2|gemma3] [--width 256] [--ffn 256]
+    python3 scripts/make-random-model.py OUT.gguf [--arch llama|qwen3|qwen2|gemma3|bitnet] [--width 256] [--ffn 256]
         [--layers 4] [--heads 4] [--kv-heads 1] [--head-dim D] [--vocab 256] [--tied] [--f16]
-        [--window 8] [--seed 0]
+        [--window 8] [--scales] [--seed 0]
 
 qwen2 gets random biases on the query, key and value projections (std 0.5). gemma3 gets Q/K norms, post-attention and post-FFN norms, a sliding window of --window positions
 on five of every six blocks (llama.cpp's default pattern) with RoPE base 10000 there and 1e6 on
-the others, and a tied output layer.
+the others, and a tied output layer. bitnet gets the attention and FFN sub-norms
+(`attn_sub_norm`, `ffn_sub_norm`), a tied output layer, and with --scales a one-float factor on
+each projection (`attn_q.scale`, ..., `ffn_down.scale`, 0.5 to 1.5), as BitNet converters write them.
 
 Used by the quantizer parity tests (widths that are multiples of 256 reach every K-quant) and,
 later, by the inference parity tests.
@@ -51,7 +53,7 @@ def vocabulary(size):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
-    p.add_argument("--arch", default="llama", choices=["llama", "qwen3", "qwen2", "gemma3"])
+    p.add_argument("--arch", default="llama", choices=["llama", "qwen3", "qwen2", "gemma3", "bitnet"])
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--ffn", type=int, default=256)
     p.add_argument("--layers", type=int, default=4)
@@ -63,6 +65,7 @@ def main():
     p.add_argument("--tied", action="store_true")
     p.add_argument("--f16", action="store_true")
     p.add_argument("--window", type=int, default=8, help="gemma3's sliding window")
+    p.add_argument("--scales", action="store_true", help="bitnet: per-tensor factors on the projections")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--small-embeddings", action="store_true", help="token embeddings of std 1/sqrt(width) instead of 1")
     a = p.parse_args()
@@ -84,6 +87,12 @@ def main():
     if a.arch == "gemma3":
         w.add_sliding_window(a.window)
         a.tied = True
+    if a.arch == "bitnet":
+        # llama.cpp's bitnet has no output.weight (the embeddings are the output layer), and its
+        # sub-norm of the attention heads is n_embd wide.
+        a.tied = True
+        if a.heads * head_dim != a.width:
+            p.error("bitnet needs heads x head dimension == width")
     if a.arch == "llama":
         w.add_rope_dimension_count(head_dim)
         w.add_vocab_size(a.vocab)
@@ -135,6 +144,12 @@ def main():
         matrix(b + "ffn_gate.weight", a.ffn, a.width, scale)
         matrix(b + "ffn_up.weight", a.ffn, a.width, scale)
         matrix(b + "ffn_down.weight", a.width, a.ffn, 1.0 / np.sqrt(a.ffn))
+        if a.arch == "bitnet":
+            vector(b + "attn_sub_norm.weight", a.width)
+            vector(b + "ffn_sub_norm.weight", a.ffn)
+            if a.scales:
+                for name in ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"):
+                    w.add_tensor(b + name + ".scale", np.array([rng.uniform(0.5, 1.5)], dtype=np.float32))
 
     w.write_header_to_file()
     w.write_kv_data_to_file()

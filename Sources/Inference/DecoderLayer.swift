@@ -1,10 +1,11 @@
 import Tensor
 
-/// One pre-norm decoder block of the llama family (llama, qwen3, gemma3): RMSNorm, attention with
+/// One pre-norm decoder block of the llama family (llama, qwen3, qwen2, gemma3, bitnet): RMSNorm, attention with
 /// grouped-query heads and RoPE (plus, for qwen3 and gemma3, RMSNorm of each query and key head
 /// before RoPE; for gemma3's sliding-window blocks, a window and a RoPE base of their own), a
 /// residual add, RMSNorm, a gated feed-forward layer (SwiGLU, or GeGLU for gemma3), a residual
-/// add; gemma3 also normalizes each sublayer's output before its residual add. Every projection
+/// add; gemma3 also normalizes each sublayer's output before its residual add, bitnet the attention
+/// heads' output and the activation before their projections. Every projection
 /// adds the session's adapter deltas on it (``AdapterSet``), if any.
 package struct DecoderLayer: Sendable {
     /// The gate's activation in the feed-forward layer.
@@ -28,6 +29,33 @@ package struct DecoderLayer: Sendable {
         var window: Int?
         /// Whether RoPE uses the model's local (sliding-window) embedding.
         var localRope = false
+        /// RMSNorm of the attention heads' output before the output projection and of the
+        /// activation before the down projection (`attn_sub_norm`, `ffn_sub_norm`: bitnet).
+        var subNorms = false
+        /// Optional per-tensor factors on the projections' outputs (`attn_q.scale`, ...,
+        /// `ffn_down.scale`, one float each: bitnet). Where an adapter sits on the same weight,
+        /// the order is the peer's (llama-cpp-python 0.3.36), found by adapting one projection
+        /// at a time: q, k, v, the attention output and down are scaled before the adapter's
+        /// delta is added (`build_lora_mm(w, x, w_s)`), gate and up after it (`build_ffn`
+        /// multiplies by the scale after its `build_lora_mm`). Checked by `ReleaseAdapterParityTests`.
+        var outputScales = false
+    }
+
+    /// The projections an output scale may sit on.
+    package enum Projection: Sendable, CaseIterable {
+        case query, key, value, attentionOutput, gate, up, down
+
+        var tensor: String {
+            switch self {
+            case .query: "attn_q"
+            case .key: "attn_k"
+            case .value: "attn_v"
+            case .attentionOutput: "attn_output"
+            case .gate: "ffn_gate"
+            case .up: "ffn_up"
+            case .down: "ffn_down"
+            }
+        }
     }
 
     var attentionNorm: [Float]
@@ -48,6 +76,11 @@ package struct DecoderLayer: Sendable {
     var down: WeightMatrix
     var postAttentionNorm: [Float]?
     var postFeedForwardNorm: [Float]?
+    /// bitnet's sub-norms: `queryWidth` and `feedForwardLength` values.
+    var attentionSubNorm: [Float]?
+    var feedForwardSubNorm: [Float]?
+    /// bitnet's per-tensor output factors, for the projections whose file has one.
+    var outputScales: [Projection: Float] = [:]
     let options: Options
 
     /// The standard tensors of block `index`: `blk.N.attn_norm`, `attn_q`, `attn_k`, `attn_v`,
@@ -77,6 +110,28 @@ package struct DecoderLayer: Sendable {
         if options.postNorms {
             postAttentionNorm = try weights.vector(p + "post_attention_norm.weight", length: width)
             postFeedForwardNorm = try weights.vector(p + "post_ffw_norm.weight", length: width)
+        }
+        if options.subNorms {
+            attentionSubNorm = try weights.vector(p + "attn_sub_norm.weight", length: c.queryWidth)
+            feedForwardSubNorm = try weights.vector(p + "ffn_sub_norm.weight", length: c.feedForwardLength)
+        }
+        if options.outputScales {
+            for projection in Projection.allCases where weights.has(p + projection.tensor + ".scale") {
+                outputScales[projection] = try weights.vector(p + projection.tensor + ".scale", length: 1)[0]
+            }
+        }
+    }
+
+    /// Multiplies `count` values of a projection's output by its scale, if it has one.
+    private func scale(_ x: UnsafeMutablePointer<Float>, count: Int, _ projection: Projection) {
+        guard let factor = outputScales[projection] else { return }
+        for i in 0..<count { x[i] *= factor }
+    }
+
+    /// The RMSNorm of `n` rows of `width` in place with `weight`, if any (the sub-norms).
+    private func normalize(_ x: UnsafeMutablePointer<Float>, rows n: Int, width: Int, _ weight: [Float]?, _ c: ModelConfiguration) {
+        weight?.withUnsafeBufferPointer { w in
+            Normalization.rmsNorm(x, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: x)
         }
     }
 
@@ -125,6 +180,9 @@ package struct DecoderLayer: Sendable {
         }
         WeightMatrix.multiply([.init(query, q), .init(key, k), .init(value, v)], input: normed, count: n,
                               workspace: state.matmul, numerics: numerics, pool: pool)
+        scale(q, count: n * c.queryWidth, .query)
+        scale(k, count: n * c.keyValueWidth, .key)
+        scale(v, count: n * c.keyValueWidth, .value)
         state.addDeltas({ $0.deltas(layer: index, .query) }, input: normed, count: n, into: q)
         state.addDeltas({ $0.deltas(layer: index, .key) }, input: normed, count: n, into: k)
         state.addDeltas({ $0.deltas(layer: index, .value) }, input: normed, count: n, into: v)
@@ -154,8 +212,10 @@ package struct DecoderLayer: Sendable {
                              workspace: state.attentionWorkspace, numerics: numerics, pool: pool)
             row += segment.count
         }
+        normalize(state.attention.pointer, rows: n, width: c.queryWidth, attentionSubNorm, c)
         attentionOutput.multiply(state.attention.pointer, count: n, into: state.projection.pointer, workspace: state.matmul,
                                  numerics: numerics, pool: pool)
+        scale(state.projection.pointer, count: n * width, .attentionOutput)
         state.addDeltas({ $0.deltas(layer: index, .attentionOutput) }, input: state.attention.pointer, count: n,
                         into: state.projection.pointer)
         normalize(state.projection.pointer, rows: n, postAttentionNorm, c)
@@ -176,11 +236,15 @@ package struct DecoderLayer: Sendable {
                               numerics: numerics, pool: pool)
         state.addDeltas({ $0.deltas(layer: index, .gate) }, input: normed, count: n, into: g)
         state.addDeltas({ $0.deltas(layer: index, .up) }, input: normed, count: n, into: u)
+        scale(g, count: n * c.feedForwardLength, .gate)
+        scale(u, count: n * c.feedForwardLength, .up)
         switch options.activation {
         case .swiglu: Activations.swiglu(gate: g, up: u, count: n * c.feedForwardLength, numerics: numerics)
         case .geglu: Activations.geglu(gate: g, up: u, count: n * c.feedForwardLength)
         }
+        normalize(g, rows: n, width: c.feedForwardLength, feedForwardSubNorm, c)
         down.multiply(g, count: n, into: state.projection.pointer, workspace: state.matmul, numerics: numerics, pool: pool)
+        scale(state.projection.pointer, count: n * width, .down)
         state.addDeltas({ $0.deltas(layer: index, .down) }, input: g, count: n, into: state.projection.pointer)
         normalize(state.projection.pointer, rows: n, postFeedForwardNorm, c)
         add(state.projection.pointer, to: hidden, count: n * width)

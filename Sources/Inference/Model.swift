@@ -47,6 +47,7 @@ public final class Model: Sendable {
         case .qwen3: Qwen3.self
         case .qwen2: Qwen2.self
         case .gemma3: Gemma3.self
+        case .bitnet: Bitnet.self
         }
         let weights = WeightLoader(file: file)
         let width = configuration.embeddingLength

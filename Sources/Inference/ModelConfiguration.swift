@@ -15,6 +15,9 @@ public struct ModelConfiguration: Sendable, Equatable {
         /// Gemma 3 (text): as qwen3 plus scaled embeddings, norms after attention and after the
         /// feed-forward layer, GeGLU, and sliding-window layers with their own RoPE base.
         case gemma3
+        /// BitNet b1.58: as llama with NEOX RoPE, RMSNorms before the attention output and down
+        /// projections, and optional per-tensor factors on the projections.
+        case bitnet
     }
 
     public var architecture: Architecture

@@ -104,11 +104,15 @@ public struct TrainableLoRA: Sendable {
 public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidOption(String)
     case invalidExample(index: Int, reason: String)
+    /// The model's architecture runs but cannot be trained yet.
+    case unsupportedArchitecture(String)
 
     public var description: String {
         switch self {
         case .invalidOption(let message): message
         case .invalidExample(let index, let reason): "training example \(index): \(reason)"
+        case .unsupportedArchitecture(let name):
+            "training LoRA adapters on '\(name)' models is not supported yet (supported: llama, qwen3, qwen2, gemma3); inference is"
         }
     }
 }

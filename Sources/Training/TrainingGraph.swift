@@ -143,6 +143,9 @@ public final class TrainingGraph: @unchecked Sendable {
     private func run(_ examples: [Example], lora: TrainableLoRA, gradients: UnsafeMutablePointer<Float>?, lossScale: Float,
                      dropout: TrainableLoRA.Dropout) throws -> Loss {
         let c = model.configuration, width = c.embeddingLength, vocabulary = model.vocabularySize
+        // The backward pass has no sub-norms or output scales yet (bitnet): training without them
+        // would compute wrong gradients.
+        guard c.architecture != .bitnet else { throw TrainingError.unsupportedArchitecture(c.architecture.rawValue) }
         // Check and pack.
         var spans: [(start: Int, length: Int)] = []
         var tokens: [Int] = []

@@ -40,8 +40,9 @@ import Tensor
     /// The architectures added after llama and qwen3, prefill and decode, F32 within the bar and
     /// a pure Q8_0 copy bit-identical in llama.cpp's order: Gemma 3's block with a sliding window
     /// of 8 over 160 positions, so the window masks most keys (llama-cpp-python keeps a full-size
-    /// SWA cache, so its cells stay in position order), and Qwen2's biased q, k and v.
-    @Test(arguments: ["gemma3-f32", "qwen2-f32"], [false, true])
+    /// SWA cache, so its cells stay in position order), Qwen2's biased q, k and v, and BitNet's
+    /// sub-norms and per-tensor scales (measured F32: 7e-7 batched, 3e-7 token by token).
+    @Test(arguments: ["gemma3-f32", "qwen2-f32", "bitnet-f32"], [false, true])
     func newerArchitecturesMatchLlamaCpp(_ recipe: String, decode: Bool) throws {
         guard LlamaCppPeer.available else { #expect(!Peers.required, "llama-cpp-python is required"); return }
         let source = try RandomModels.path(recipe)

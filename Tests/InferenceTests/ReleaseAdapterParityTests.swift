@@ -33,12 +33,16 @@ import Testing
     ///   orientation, and aborts on the shapes.
     /// - qwen2 (biased q, k and v, untied output): every projection, the output layer and the
     ///   token embedding.
+    /// - bitnet (sub-norms, a scale on every projection, tied output): every projection; the
+    ///   peer scales q, k, v, the attention output and down before adding the delta and gate and
+    ///   up after it, and so do we (measured 6.7e-7; with either single order, 0.06-0.08).
     /// The adapter moves the logits far more than the bar (qwen3 over 0.05 of the largest logit;
     /// gemma3, whose largest logit is about 270, 0.024, measured).
     @Test(arguments: [
         ("qwen3-f32", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down,output,token_embd", Float(0.05)),
         ("gemma3-f32", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down", Float(0.01)),
         ("qwen2-f32", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down,output,token_embd", Float(0.05)),
+        ("bitnet-f32", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down", Float(0.05)),
     ])
     func randomModelsMatchLlamaCpp(recipe: String, targets: String, effectAtLeast: Float) throws {
         guard Self.available else { return }

@@ -135,6 +135,22 @@ import Testing
         #expect(LogitDistance(ours, theirs, vocabulary: 49152).maxAbsolute == 0)
     }
 
+    /// The random bitnet model (``RandomModels``) in its ternary types, which keep an order of
+    /// their own here: within llama.cpp's batched-vs-token-by-token spread, in both orders.
+    /// (No real BitNet model can be installed here. Measured: 0.01 of the largest logit,
+    /// llama.cpp's spread 0.008.)
+    @Test(arguments: [QuantizationFileType.tq1_0, .tq2_0])
+    func ternaryBitnetMatchesLlamaCpp(_ type: QuantizationFileType) throws {
+        guard Self.available else {
+            #expect(!Peers.required, "llama-cpp-python and a release build of loco are required")
+            return
+        }
+        let model = try Self.quantize(try RandomModels.path("bitnet-f32"), type, requantize: false)
+        defer { try? FileManager.default.removeItem(atPath: model) }
+        let tokens = (0..<160).map { ($0 * 7919 + 13) % 509 }
+        try Self.check(model: model, tokens: tokens, vocabulary: 512, label: "random bitnet \(type.rawValue)", exactInLlamaCppOrder: false)
+    }
+
     @Test(arguments: [QuantizationFileType.q2_K, .q3_K_M, .q4_K_M, .q5_K_M, .q6_K, .tq1_0, .tq2_0])
     func kQuantRandomModelMatchesLlamaCpp(_ type: QuantizationFileType) throws {
         guard Self.available else {

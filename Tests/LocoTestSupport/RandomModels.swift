@@ -22,6 +22,10 @@ public enum RandomModels {
         // Biases on q, k and v; 2 KV heads of 64, untied output.
         "qwen2-f32": ["--arch", "qwen2", "--layers", "4", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
                       "--seed", "11"],
+        // BitNet's block (sub-norms before the attention output and down projections, NEOX RoPE,
+        // tied output) with a per-tensor scale on every projection; 2 KV heads of 64.
+        "bitnet-f32": ["--arch", "bitnet", "--layers", "3", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
+                       "--scales", "--seed", "13"],
         "qwen3-f16-tied": ["--arch", "qwen3", "--layers", "8", "--width", "256", "--ffn", "512", "--heads", "4", "--kv-heads", "2",
                            "--head-dim", "128", "--tied", "--f16", "--seed", "2"],
     ]

@@ -42,6 +42,19 @@ import LocoSupport
         return path
     }
 
+    /// bitnet runs but its block's sub-norms and scales have no backward yet: training refuses it
+    /// by name rather than computing wrong gradients.
+    @Test func bitnetIsRefusedByName() throws {
+        let model = try Model(contentsOf: RandomModels.path("bitnet-f32"))
+        let data = Self.examples(count: 4, vocabulary: model.vocabularySize)
+        #expect(throws: TrainingError.unsupportedArchitecture("bitnet")) {
+            let trainer = try Trainer(model: model, train: Array(data[..<3]), validation: Array(data[3...]),
+                                      configuration: Self.configuration(steps: 1), outputFolder: Self.folder("bitnet"),
+                                      datasetName: "pattern.jsonl", datasetSHA256: String(repeating: "ab", count: 32))
+            _ = try trainer.run { _ in }
+        }
+    }
+
     @Test func lossFallsAndOutputsAgree() throws {
         let model = try Model(contentsOf: RandomModels.path("llama-f32"))
         let data = Self.examples(count: 24, vocabulary: model.vocabularySize)
