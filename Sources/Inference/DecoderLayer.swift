@@ -240,7 +240,7 @@ package struct DecoderLayer: Sendable {
         scale(u, count: n * c.feedForwardLength, .up)
         switch options.activation {
         case .swiglu: Activations.swiglu(gate: g, up: u, count: n * c.feedForwardLength, numerics: numerics)
-        case .geglu: Activations.geglu(gate: g, up: u, count: n * c.feedForwardLength)
+        case .geglu: Activations.geglu(gate: g, up: u, count: n * c.feedForwardLength, pool: pool)
         }
         normalize(g, rows: n, width: c.feedForwardLength, feedForwardSubNorm, c)
         down.multiply(g, count: n, into: state.projection.pointer, workspace: state.matmul, numerics: numerics, pool: pool)

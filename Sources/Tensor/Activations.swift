@@ -26,16 +26,33 @@ public enum Activations {
     /// input rounded to F16 looks up a table of `gelu` rounded to F16. The table costs 256 KB once
     /// and is faster than `tanhf`; its error (at most half an F16 ulp of the input and of the
     /// result) is what llama.cpp runs Gemma with, so both numerics use it.
-    public static func geglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-        geluTable.withUnsafeBufferPointer { table in
-            for i in 0..<count {
-                let x = gate[i]
-                if x <= -10 {
-                    gate[i] = 0
-                } else if x >= 10 {
-                    gate[i] = x * up[i]
-                } else {
-                    gate[i] = table[Int(Float16(x).bitPattern)] * up[i]
+    /// The inputs are rounded to F16 a chunk at a time by the vector conversion (the same
+    /// round-to-nearest-even as `Float16(x)`, which on x86 is a library call per value); with a
+    /// `pool`, the values are split across its workers.
+    public static func geglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int, pool: ComputePool? = nil) {
+        guard let pool, count >= 16384 else { return gegluRange(gate: gate, up: up, range: 0..<count) }
+        pool.forEachRange(count) { gegluRange(gate: gate, up: up, range: $0) }
+    }
+
+    private static func gegluRange(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, range: Range<Int>) {
+        let chunk = 256
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: chunk) { halves in
+            geluTable.withUnsafeBufferPointer { table in
+                var start = range.lowerBound
+                while start < range.upperBound {
+                    let n = min(chunk, range.upperBound - start)
+                    loco_f32_to_f16_row(gate + start, halves.baseAddress!, n)
+                    for j in 0..<n {
+                        let i = start + j, x = gate[i]
+                        if x <= -10 {
+                            gate[i] = 0
+                        } else if x >= 10 {
+                            gate[i] = x * up[i]
+                        } else {
+                            gate[i] = table[Int(halves[j])] * up[i]
+                        }
+                    }
+                    start += n
                 }
             }
         }

@@ -82,4 +82,27 @@ import Testing
         ones = []
         up = []
     }
+
+    /// The vector F16 rounding and the split across workers give every value the bits of the
+    /// one-value definition: `Float16(x)` (round to nearest even) looks up the table.
+    @Test func gegluChunksAndWorkersKeepTheBits() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 11) % 2_400_000) / 100_000  // -24 ... 24
+        }
+        let count = 40_003
+        let up = (0..<count).map { _ in next() }
+        var gate = (0..<count).map { _ in next() }
+        gate[0] = 1e-8; gate[1] = -10; gate[2] = 10; gate[3] = 65_519; gate[4] = -0.0
+        let expected = (0..<count).map { i -> Float in
+            let x = gate[i]
+            if x <= -10 { return 0 }
+            if x >= 10 { return x * up[i] }
+            return Activations.geluTable[Int(Float16(x).bitPattern)] * up[i]
+        }
+        let pool = ComputePool(threads: 3)
+        gate.withUnsafeMutableBufferPointer { Activations.geglu(gate: $0.baseAddress!, up: up, count: count, pool: pool) }
+        #expect(gate.map(\.bitPattern) == expected.map(\.bitPattern))
+    }
 }
