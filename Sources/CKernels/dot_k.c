@@ -280,8 +280,10 @@ A2 static inline float dot_k4_avx2(const uint16_t d, uint16_t dmin, const uint8_
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)loco_byte(sc, 2 * g))));
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)loco_byte(sc, 2 * g + 1))));
     }
-    int mins = 0;
-    for (int j = 0; j < 8; j++) mins += loco_byte(m, j) * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+    // sum_j m_j (bsums[2j] + bsums[2j+1]) in integers: each min twice, against the 16 sums.
+    const __m128i m8 = _mm_cvtsi64_si128((long long)m);
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+    const int mins = hsum_epi32_256(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), m16));
     *acc = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(d) * y->d), _mm256_cvtepi32_ps(isum), *acc);
     return (loco_half_f16c(dmin) * y->d) * (float)mins;
 }
@@ -312,8 +314,8 @@ A2 static float dot_q6_K_avx2(size_t nb, const blk_q6_K *x, const blk_q8_K *y) {
     for (size_t i = 0; i < nb; i++) {
         loco_prefetch(&x[i], sizeof x[i]);
         const int8_t *sc = x[i].scales;
-        int corr = 0;
-        for (int k = 0; k < 16; k++) corr += sc[k] * y[i].bsums[k];
+        const int corr = hsum_epi32_256(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums),
+                                                          _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc))));
         __m256i isum = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i ql0 = load256(x[i].ql + 64 * h), ql1 = load256(x[i].ql + 64 * h + 32);
