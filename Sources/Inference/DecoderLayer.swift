@@ -128,7 +128,8 @@ package struct DecoderLayer: Sendable {
         for i in 0..<count { x[i] *= factor }
     }
 
-    /// The RMSNorm of `n` rows of `width` in place with `weight`, if any (the sub-norms).
+    /// The RMSNorm of `n` rows of `width` in place with `weight`, if any (the post-norms and
+    /// the sub-norms).
     private func normalize(_ x: UnsafeMutablePointer<Float>, rows n: Int, width: Int, _ weight: [Float]?, _ c: ModelConfiguration) {
         weight?.withUnsafeBufferPointer { w in
             Normalization.rmsNorm(x, rows: n, width: width, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: x)
@@ -144,13 +145,6 @@ package struct DecoderLayer: Sendable {
                 let row = x + r * width
                 for i in 0..<width { row[i] += bias[i] }
             }
-        }
-    }
-
-    /// The RMSNorm of `n` rows in place with `weight`, if any (the post-norms).
-    private func normalize(_ x: UnsafeMutablePointer<Float>, rows n: Int, _ weight: [Float]?, _ c: ModelConfiguration) {
-        weight?.withUnsafeBufferPointer { w in
-            Normalization.rmsNorm(x, rows: n, width: c.embeddingLength, weight: w.baseAddress!, epsilon: c.rmsEpsilon, into: x)
         }
     }
 
@@ -218,7 +212,7 @@ package struct DecoderLayer: Sendable {
         scale(state.projection.pointer, count: n * width, .attentionOutput)
         state.addDeltas({ $0.deltas(layer: index, .attentionOutput) }, input: state.attention.pointer, count: n,
                         into: state.projection.pointer)
-        normalize(state.projection.pointer, rows: n, postAttentionNorm, c)
+        normalize(state.projection.pointer, rows: n, width: width, postAttentionNorm, c)
         add(state.projection.pointer, to: hidden, count: n * width)
         if let outputRows {
             for (i, r) in outputRows.enumerated() where i != r {
@@ -246,7 +240,7 @@ package struct DecoderLayer: Sendable {
         down.multiply(g, count: n, into: state.projection.pointer, workspace: state.matmul, numerics: numerics, pool: pool)
         scale(state.projection.pointer, count: n * width, .down)
         state.addDeltas({ $0.deltas(layer: index, .down) }, input: g, count: n, into: state.projection.pointer)
-        normalize(state.projection.pointer, rows: n, postFeedForwardNorm, c)
+        normalize(state.projection.pointer, rows: n, width: width, postFeedForwardNorm, c)
         add(state.projection.pointer, to: hidden, count: n * width)
     }
 
