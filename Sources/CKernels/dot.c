@@ -9,6 +9,8 @@
 #include "CKernels.h"
 #include "row_kernels.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 
 #if defined(__x86_64__)
@@ -261,6 +263,117 @@ __attribute__((target(LOCO_TARGET_AVX2))) static void rows_q8_0_avx2(
     for (size_t r = 0; r < rows; r++) out[r] = dot_q8_0_avx2(nb, (const blk_q8_0 *)(w + r * row_bytes), y);
 }
 
+// MARK: - Q4_0 in ggml's repacked order, eight rows at a time
+//
+// ggml's repacked Q4_0 products (gemv_q4_0_8x8_q8_0, which llama.cpp runs on AVX2 and AVX-512
+// CPUs) take each block's integer sum and add it to its row's float in one lane:
+// acc = fma(float(sum), d_w * d_a, acc), block after block. Here eight rows run side by side
+// from the plain layout: each row's block sum (the nibbles against the activations, minus 8 times
+// the activation sum once for all eight) lands in lane r of one register through a tree of
+// horizontal adds, the eight weight scales are converted together, and one FMA serves all eight.
+// Integer sums are exact, so every row has the bits of that order whatever the grouping. Two
+// blocks go through each register (one per 128-bit half), so the nibbles of 32 bytes unpack at
+// once and the horizontal adds serve both. On a Zen 4 core under the AVX2 set: 19.6 GB/s with
+// the rows in L2 against 12.0 for the four-row kernel; SmolLM2-135M's Q4_0 matrices streamed in
+// model order (clang -O2) 20.5 GB/s against 14.3: the group ahead is prefetched line after line
+// (one stream), where a prefetch per row and block (eight interleaved streams) gave 13.
+
+/// Eight rows' vectors of two blocks' lane sums (block i in the low 128 bits, i + 1 in the high)
+/// -> lane k of `first`: row k's sum for block i; of `second`: for block i + 1.
+__attribute__((target(LOCO_TARGET_AVX2)))
+static inline void q4_0_pair_sums(const __m256i s[8], __m256i *first, __m256i *second) {
+    // Within each 128-bit half: q0 = rows 0-3, q1 = rows 4-7 (low half: the first block of the
+    // pair, high half: the second).
+    const __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+    const __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]));
+    *first = _mm256_permute2x128_si256(q0, q1, 0x20);
+    *second = _mm256_permute2x128_si256(q0, q1, 0x31);
+}
+
+/// The weight scales of block i of eight rows as floats times the activation's.
+__attribute__((target(LOCO_TARGET_AVX2)))
+static inline __m256 q4_0_scales8(const blk_q4_0 *const x[8], size_t i, float ad) {
+    __m128i d = _mm_cvtsi32_si128(x[0][i].d);
+    d = _mm_insert_epi16(d, x[1][i].d, 1);
+    d = _mm_insert_epi16(d, x[2][i].d, 2);
+    d = _mm_insert_epi16(d, x[3][i].d, 3);
+    d = _mm_insert_epi16(d, x[4][i].d, 4);
+    d = _mm_insert_epi16(d, x[5][i].d, 5);
+    d = _mm_insert_epi16(d, x[6][i].d, 6);
+    d = _mm_insert_epi16(d, x[7][i].d, 7);
+    return _mm256_mul_ps(_mm256_cvtph_ps(d), _mm256_set1_ps(ad));
+}
+
+__attribute__((target(LOCO_TARGET_AVX2)))
+static void rows8_q4_0_avx2(size_t nb, const uint8_t *w, size_t row_bytes, size_t rows, const blk_q8_0 *y, float *out) {
+    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0F);
+    // Prefetch the group of rows at least 4 KB on (a whole number of groups).
+    const size_t group = 8 * row_bytes, ahead = (4096 + group - 1) / group * group;
+    size_t r = 0;
+    for (; r + 8 <= rows; r += 8) {
+        const blk_q4_0 *x[8];
+        for (int k = 0; k < 8; k++) x[k] = (const blk_q4_0 *)(w + (r + k) * row_bytes);
+        __m256 acc = _mm256_setzero_ps();
+        size_t i = 0;
+        // The group `ahead` bytes on is fetched in order, a few lines a step (one stream for the
+        // prefetcher instead of eight).
+        const char *next = (const char *)x[0] + ahead;
+        const size_t lines = (group + 63) / 64, steps = nb / 2 ? nb / 2 : 1, per_step = (lines + steps - 1) / steps;
+        // Two blocks at a time: block i in the low half of every register, block i + 1 in the high.
+        for (; i + 2 <= nb; i += 2) {
+            for (size_t l = 0; l < per_step; l++) _mm_prefetch(next + 64 * ((i / 2) * per_step + l), _MM_HINT_T0);
+            const __m256i a0 = _mm256_loadu_si256((const __m256i *)y[i].qs), a1 = _mm256_loadu_si256((const __m256i *)y[i + 1].qs);
+            const __m256i alo = _mm256_permute2x128_si256(a0, a1, 0x20), ahi = _mm256_permute2x128_si256(a0, a1, 0x31);
+            // 8 times each block's activation sum, in every lane of its half.
+            __m256i a8 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), alo), ones);
+            a8 = _mm256_add_epi32(a8, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), ahi), ones));
+            a8 = _mm256_hadd_epi32(a8, a8);
+            a8 = _mm256_hadd_epi32(a8, a8);
+            __m256i s[8];
+            for (int k = 0; k < 8; k++) {
+                const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)x[k][i].qs)),
+                                                          _mm_loadu_si128((const __m128i *)x[k][i + 1].qs), 1);
+                const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                // Pair sums stay below 2 * 15 * 128, two of them below 2^15.
+                s[k] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, alo), _mm256_maddubs_epi16(hi, ahi)), ones);
+            }
+            __m256i t0, t1;
+            q4_0_pair_sums(s, &t0, &t1);
+            const __m256i c0 = _mm256_permute2x128_si256(a8, a8, 0x00), c1 = _mm256_permute2x128_si256(a8, a8, 0x11);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(t0, c0)), q4_0_scales8(x, i, loco_half_f16c(y[i].d)), acc);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(t1, c1)), q4_0_scales8(x, i + 1, loco_half_f16c(y[i + 1].d)), acc);
+        }
+        for (; i < nb; i++) {
+            const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
+            __m256i s[8];
+            for (int k = 0; k < 8; k++) s[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles_32(x[k][i].qs), a), ones);
+            const __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+            const __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]));
+            __m256i total = _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
+            const __m256i asum = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), a), ones);
+            __m256i a8 = _mm256_hadd_epi32(asum, asum);
+            a8 = _mm256_hadd_epi32(a8, a8);
+            total = _mm256_sub_epi32(total, _mm256_add_epi32(a8, _mm256_permute2x128_si256(a8, a8, 0x01)));
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), q4_0_scales8(x, i, loco_half_f16c(y[i].d)), acc);
+        }
+        _mm256_storeu_ps(out + r, acc);
+    }
+    for (; r < rows; r++) {
+        const blk_q4_0 *x = (const blk_q4_0 *)(w + r * row_bytes);
+        float acc = 0.0f;
+        for (size_t i = 0; i < nb; i++) {
+            const __m256i a = _mm256_loadu_si256((const __m256i *)y[i].qs);
+            const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(nibbles_32(x[i].qs), a), _mm256_maddubs_epi16(_mm256_set1_epi8(8), a));
+            const __m256i v = _mm256_madd_epi16(p, ones);
+            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+            acc = __builtin_fmaf((float)_mm_cvtsi128_si32(t), loco_half_f16c(x[i].d) * loco_half_f16c(y[i].d), acc);
+        }
+        out[r] = acc;
+    }
+}
+
 // MARK: - AVX-512, with VNNI and without
 
 #define LOCO_AVX512_TARGET "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"
@@ -345,6 +458,28 @@ void loco_vec_dot_rows_q5_1_q8_1(size_t n, const void *w, size_t row_bytes, size
 }
 void loco_vec_dot_rows_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out) {
     LOCO_DISPATCH_ROWS(q8_0, loco_vec_dot_q8_0_q8_0, n, w, row_bytes, rows, a, out);
+}
+
+/// Portable: the same order one row at a time.
+static void rows8_q4_0_scalar(size_t nb, const uint8_t *w, size_t row_bytes, size_t rows, const blk_q8_0 *y, float *out) {
+    for (size_t r = 0; r < rows; r++) {
+        const blk_q4_0 *x = (const blk_q4_0 *)(w + r * row_bytes);
+        float acc = 0.0f;
+        for (size_t i = 0; i < nb; i++) {
+            int sum = 0;
+            for (int j = 0; j < 16; j++) sum += ((x[i].qs[j] & 0x0F) - 8) * y[i].qs[j] + ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
+            acc = fmaf((float)sum, loco_f16_to_f32_scalar(x[i].d) * loco_f16_to_f32_scalar(y[i].d), acc);
+        }
+        out[r] = acc;
+    }
+}
+
+void loco_vec_dot_rows_repacked_q4_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out) {
+#if defined(__x86_64__)
+    const uint32_t f = loco_cpu_features(), avx2 = LOCO_CPU_AVX2 | LOCO_CPU_FMA | LOCO_CPU_F16C;
+    if ((f & avx2) == avx2) { rows8_q4_0_avx2(n / 32, (const uint8_t *)w, row_bytes, rows, (const blk_q8_0 *)a, out); return; }
+#endif
+    rows8_q4_0_scalar(n / 32, (const uint8_t *)w, row_bytes, rows, (const blk_q8_0 *)a, out);
 }
 
 #if defined(__x86_64__)

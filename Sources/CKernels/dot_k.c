@@ -261,10 +261,16 @@ A2 static float dot_q3_K_avx2(size_t nb, const blk_q3_K *x, const blk_q8_K *y) {
     return sum;
 }
 
-A2 static inline float dot_k4_avx2(const uint16_t d, uint16_t dmin, const uint8_t *scales, const uint8_t *qs,
-                                   const uint8_t *qh, const blk_q8_K *y, __m256 *acc) {
+/// One Q4_K / Q5_K super-block (`dd`: its half d and dmin side by side) against y: adds
+/// d * y.d * (the scaled sub-block sums) to `acc` and dmin * y.d * (the scaled minimum sums) to
+/// `accm`, both lane by lane (the caller sums the lanes once, at the end of the row).
+A2 static inline void dot_k4_avx2(const uint16_t *dd, const uint8_t *scales, const uint8_t *qs,
+                                  const uint8_t *qh, const blk_q8_K *y, __m256 *acc, __m256 *accm) {
     uint64_t sc, m;
     loco_unpack_scales_k4(scales, &sc, &m);
+    // The eight sub-block scales as int16, in both halves; a byte shuffle puts sub-block j's in
+    // every lane (one instruction where a broadcast from a general register takes three).
+    const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i bits = qh ? load256(qh) : _mm256_setzero_si256();
     __m256i isum = _mm256_setzero_si256();
@@ -275,48 +281,53 @@ A2 static inline float dot_k4_avx2(const uint16_t d, uint16_t dmin, const uint8_
             lo = _mm256_or_si256(lo, select_bits(bits, (uint8_t)(1u << (2 * g)), 16));
             hi = _mm256_or_si256(hi, select_bits(bits, (uint8_t)(2u << (2 * g)), 16));
         }
-        const __m256i plo = _mm256_maddubs_epi16(lo, load256(y->qs + 64 * g));
-        const __m256i phi = _mm256_maddubs_epi16(hi, load256(y->qs + 64 * g + 32));
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)loco_byte(sc, 2 * g))));
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)loco_byte(sc, 2 * g + 1))));
+        const __m256i slo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * g + 1) << 8) | (4 * g))));
+        const __m256i shi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * g + 3) << 8) | (4 * g + 2))));
+        const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(y->qs + 64 * g)), slo);
+        const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(y->qs + 64 * g + 32)), shi);
+        isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
     }
     // sum_j m_j (bsums[2j] + bsums[2j+1]) in integers: each min twice, against the 16 sums.
     const __m128i m8 = _mm_cvtsi64_si128((long long)m);
     const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-    const int mins = hsum_epi32_256(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), m16));
-    *acc = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(d) * y->d), _mm256_cvtepi32_ps(isum), *acc);
-    return (loco_half_f16c(dmin) * y->d) * (float)mins;
+    const __m256i mins = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), m16);
+    // d * y.d in lane 0, dmin * y.d in lane 1: the products the one-value conversions gave.
+    uint32_t pair;
+    memcpy(&pair, dd, 4);
+    const __m128 scale = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)pair)), _mm_set1_ps(y->d));
+    *acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(scale), _mm256_cvtepi32_ps(isum), *acc);
+    *accm = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(scale)), _mm256_cvtepi32_ps(mins), *accm);
 }
 
 A2 static float dot_q4_K_avx2(size_t nb, const blk_q4_K *x, const blk_q8_K *y) {
-    __m256 acc = _mm256_setzero_ps();
-    float minsum = 0.0f;
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (size_t i = 0; i < nb; i++) {
         loco_prefetch(&x[i], sizeof x[i]);
-        minsum += dot_k4_avx2(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, &y[i], &acc);
+        dot_k4_avx2(&x[i].d, x[i].scales, x[i].qs, NULL, &y[i], &acc, &accm);
     }
-    return hsum_ps_256(acc) - minsum;
+    return hsum_ps_256(acc) - hsum_ps_256(accm);
 }
 
 A2 static float dot_q5_K_avx2(size_t nb, const blk_q5_K *x, const blk_q8_K *y) {
-    __m256 acc = _mm256_setzero_ps();
-    float minsum = 0.0f;
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (size_t i = 0; i < nb; i++) {
         loco_prefetch(&x[i], sizeof x[i]);
-        minsum += dot_k4_avx2(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, &y[i], &acc);
+        dot_k4_avx2(&x[i].d, x[i].scales, x[i].qs, x[i].qh, &y[i], &acc, &accm);
     }
-    return hsum_ps_256(acc) - minsum;
+    return hsum_ps_256(acc) - hsum_ps_256(accm);
 }
 
 A2 static float dot_q6_K_avx2(size_t nb, const blk_q6_K *x, const blk_q8_K *y) {
-    float sum = 0.0f;
+    __m256 acc = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     for (size_t i = 0; i < nb; i++) {
         loco_prefetch(&x[i], sizeof x[i]);
-        const int8_t *sc = x[i].scales;
-        const int corr = hsum_epi32_256(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums),
-                                                          _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc))));
-        __m256i isum = _mm256_setzero_si256();
+        // The 16 scales as int16: sub-blocks 0-7 in both halves of `half[0]`, 8-15 in `half[1]`.
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        const __m256i half[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00), _mm256_permute2x128_si256(sc16, sc16, 0x11)};
+        // The -32 of every value, through the bsums, kept in lanes.
+        const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), sc16);
+        __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
         for (int h = 0; h < 2; h++) {
             const __m256i ql0 = load256(x[i].ql + 64 * h), ql1 = load256(x[i].ql + 64 * h + 32);
             const __m256i qh = load256(x[i].qh + 32 * h);
@@ -327,14 +338,19 @@ A2 static float dot_q6_K_avx2(size_t nb, const blk_q6_K *x, const blk_q8_K *y) {
             u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
             u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
             for (int k = 0; k < 4; k++) {
-                const int s = 8 * h + 2 * k;
-                isum = _mm256_add_epi32(isum, scaled_dot_16(u[k], load256(y[i].qs + 128 * h + 32 * k), sc[s], sc[s + 1]));
+                // Scale 2k in the first eight lanes, 2k + 1 in the last eight (of this half's eight).
+                const __m256i pick = _mm256_setr_epi8(
+                    (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1),
+                    (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1),
+                    (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3),
+                    (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3));
+                const __m256i scale = _mm256_shuffle_epi8(half[h], pick);
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(u[k], load256(y[i].qs + 128 * h + 32 * k)), scale));
             }
         }
-        const int total = hsum_epi32_256(isum) - 32 * corr;
-        sum += (loco_half_f16c(x[i].d) * y[i].d) * (float)total;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(x[i].d) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
     }
-    return sum;
+    return hsum_ps_256(acc);
 }
 
 /// Bytes times per-16-bit-lane constants, modulo 256 (even and odd bytes multiplied apart).

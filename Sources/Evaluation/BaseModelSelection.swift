@@ -278,7 +278,7 @@ public struct BaseModelSelection {
     }
 
     /// The memory `model` needs at `context` positions: its tensors (F16/BF16 matrices are widened
-    /// to F32 at load), the F32 KV cache, an adapter of `rank` on `targets` projections of each
+    /// to F32 at load), the F16 KV cache sessions use by default, an adapter of `rank` on `targets` projections of each
     /// block (their input and output widths, F32), and ``runtimeBytes``.
     public static func memoryEstimate(model: Model, file: GGUFFile, context: Int, rank: Int, targets: Int) -> MemoryEstimate {
         let m = model.configuration
@@ -286,7 +286,7 @@ public struct BaseModelSelection {
             let widened = (tensor.type == .f16 || tensor.type == .bf16) && tensor.shape.count >= 2
             return total + (widened ? 4 * tensor.elementCount : tensor.byteCount)
         }
-        let kv = 2 * m.blockCount * m.keyValueWidth * context * 4
+        let kv = 2 * m.blockCount * m.keyValueWidth * context * KVCache.Precision.standard(for: .fast).elementBytes
         let perBlock = [m.embeddingLength + m.queryWidth, m.embeddingLength + m.keyValueWidth,
                         m.embeddingLength + m.keyValueWidth, m.queryWidth + m.embeddingLength]
         let adapter = rank * m.blockCount * perBlock.prefix(targets).reduce(0, +) * 4

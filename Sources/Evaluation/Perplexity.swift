@@ -141,7 +141,9 @@ public enum Perplexity {
                             pool: ComputePool, numerics: Numerics) throws -> Logits {
         var ids = Array(tokens[chunk * context ..< (chunk + 1) * context])
         if tokenizer.addsBOS, let bos = tokenizer.bos { ids[0] = bos }
-        return try model.makeSession(contextLength: context, numerics: numerics, pool: pool).forward(tokens: ids, logits: .all)
+        // One pass a chunk: an F32 cache costs little here and keeps keys and values exact.
+        return try model.makeSession(contextLength: context, cachePrecision: .f32, numerics: numerics, pool: pool)
+            .forward(tokens: ids, logits: .all)
     }
 
     /// The scored (logit row, next token) pairs of a chunk: rows `context/2 ..< context-1`.

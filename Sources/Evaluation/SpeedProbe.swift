@@ -180,7 +180,7 @@ public struct BenchResult: Sendable, Equatable, Codable {
     public var barePrefillTokensPerSecond: Double?
     public var bareDecodeTokensPerSecond: Double?
     /// With ``SpeedProbe/Configuration/chatTurns``: the resident memory after each turn of the long
-    /// conversation, and the bytes its KV cache held at the end (F32 keys and values at the
+    /// conversation, and the bytes its KV cache held at the end (F16 keys and values at the
     /// cache's capacity, which doubles as the conversation grows).
     public var chatRSSByTurnBytes: [Int]?
     public var chatKVCacheBytes: Int?

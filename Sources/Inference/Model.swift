@@ -76,11 +76,14 @@ public final class Model: Sendable {
     /// A new session with an empty KV cache holding up to `contextLength` positions (default and
     /// maximum: the model's context length). `numerics: .llamaCpp` orders the float work as
     /// llama.cpp does, for bit-identical logits where that order is reproduced (slower).
+    /// `cachePrecision` nil: the numerics' own (``KVCache/Precision/standard(for:)``: F16 for
+    /// fast, as llama.cpp's default cache; F32 for llama-cpp, as its parity settings).
     public func makeSession(
-        contextLength: Int? = nil, cachePrecision: KVCache.Precision = .f32, numerics: Numerics = .fast,
+        contextLength: Int? = nil, cachePrecision: KVCache.Precision? = nil, numerics: Numerics = .fast,
         pool: ComputePool = .shared
     ) -> Session {
-        Session(model: self, contextLength: contextLength, cachePrecision: cachePrecision, numerics: numerics, pool: pool)
+        Session(model: self, contextLength: contextLength, cachePrecision: cachePrecision ?? .standard(for: numerics),
+                numerics: numerics, pool: pool)
     }
 }
 

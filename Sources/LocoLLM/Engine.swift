@@ -98,7 +98,7 @@ public final class Engine: Sendable {
     /// A session with an empty KV cache of `contextLength` positions (nil: the engine's) and
     /// `adapters`, which must be made for this engine's model (``adapters(_:)`` makes them).
     public func makeSession(adapters: AdapterSet? = nil, contextLength: Int? = nil,
-                            cachePrecision: KVCache.Precision = .f32) -> Session {
+                            cachePrecision: KVCache.Precision? = nil) -> Session {
         let session = model.makeSession(contextLength: contextLength ?? self.contextLength, cachePrecision: cachePrecision,
                                         numerics: numerics, pool: pool)
         session.adapters = adapters
@@ -159,7 +159,9 @@ public final class Engine: Sendable {
     /// `normalized` (see `Session.embedding(tokens:normalized:)`). What a router compares.
     public func embedding(of text: String, normalized: Bool = false, layers: Int? = nil) throws -> [Float] {
         let ids = prompt(raw: text)
-        return try makeSession(contextLength: max(ids.count, 1)).embedding(tokens: ids, normalized: normalized, layers: layers)
+        // One pass and no decoding: an F32 cache costs nothing here and keeps keys and values exact.
+        return try makeSession(contextLength: max(ids.count, 1), cachePrecision: .f32)
+            .embedding(tokens: ids, normalized: normalized, layers: layers)
     }
 }
 

@@ -87,15 +87,22 @@ public enum Attention {
         let t0 = block * queryBlock, t1 = min(s.count, t0 + queryBlock)
         let rows = t1 - t0
         let length = s.start + t1  // positions the last query of the block sees
-        let (k, v, kvStride) = keysAndValues(h / s.group, length, s, keys, values, precision, scratch)
-        var q = queries + t0 * s.queryStride + h * s.d
-        var qStride = s.queryStride
-        if precision == .f16 {
-            // ggml multiplies an F16 cache with queries and probabilities rounded to F16.
-            for r in 0..<rows { roundToHalf(q + r * s.queryStride, s.d, into: scratch.queries + r * s.d) }
-            q = UnsafePointer(scratch.queries)
-            qStride = s.d
+        if rows == 1 && precision == .f16 {
+            // Decoding over an F16 cache: one pass that widens keys and values in registers,
+            // reading two bytes a value where the widening below would read them and write four.
+            let g = h / s.group
+            loco_attention_one_f16(queries + t0 * s.queryStride + h * s.d,
+                                   keys.assumingMemoryBound(to: UInt16.self) + g * s.d,
+                                   values.assumingMemoryBound(to: UInt16.self) + g * s.d,
+                                   s.kvStride, s.first(length - 1), length, s.d, s.scale, scratch.scores,
+                                   output + t0 * s.queryStride + h * s.d)
+            return
         }
+        let (k, v, kvStride) = keysAndValues(h / s.group, length, s, keys, values, precision, scratch)
+        // Queries and probabilities stay in F32 (ggml rounds them to F16 with an F16 cache; the
+        // llama-cpp order below does), so a batch and a decode step agree to float rounding.
+        let q = queries + t0 * s.queryStride + h * s.d
+        let qStride = s.queryStride
         let scores = scratch.scores
         // One query (decoding) is a matrix-vector product: OpenBLAS's sgemm would pack K and V
         // for it, which took a quarter of a SmolLM2-135M decode step at 200 positions.
@@ -112,7 +119,6 @@ public enum Attention {
             Activations.softmax(row + first, count: visible - first)
             if first > 0 { row.update(repeating: 0, count: first) }
             if visible < length { (row + visible).update(repeating: 0, count: length - visible) }
-            if precision == .f16 { roundToHalf(row, visible, into: row) }
         }
         if rows == 1 {
             cblas_sgemv(CblasRowMajor, CblasTrans, Int32(length), Int32(s.d), 1, v, Int32(kvStride), scores, 1, 0,

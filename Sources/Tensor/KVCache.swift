@@ -3,11 +3,18 @@ import CKernels
 /// The keys and values of every layer for the positions a session has seen: per layer,
 /// `capacity` positions of `kvHeads x headDimension` keys and as many values, position-major.
 ///
-/// F32 by default (what the parity settings of llama.cpp use); F16 halves the memory, and
-/// attention then rounds queries and probabilities to F16 as ggml does with an F16 cache.
+/// F16 (llama.cpp's default cache) halves the memory and the bytes a decode step reads; F32 is
+/// what the parity settings of llama.cpp use. With an F16 cache, ``Numerics/llamaCpp`` attention
+/// rounds queries and probabilities to F16 as ggml does; fast attention keeps them in F32.
 /// Capacity grows by doubling up to `maximumCapacity` (the model's context length).
 public final class KVCache: @unchecked Sendable {
-    public enum Precision: String, Sendable, CaseIterable { case f32, f16 }
+    public enum Precision: String, Sendable, CaseIterable {
+        case f32, f16
+
+        /// A session's cache when none is asked for: F16 for ``Numerics/fast`` (as llama.cpp's
+        /// default), F32 for ``Numerics/llamaCpp`` (the cache of its parity settings).
+        public static func standard(for numerics: Numerics) -> Precision { numerics == .fast ? .f16 : .f32 }
+    }
 
     public let layers: Int
     public let kvHeads: Int
@@ -74,5 +81,6 @@ public final class KVCache: @unchecked Sendable {
 }
 
 extension KVCache.Precision {
-    var elementBytes: Int { self == .f32 ? 4 : 2 }
+    /// Bytes of one cached value.
+    public var elementBytes: Int { self == .f32 ? 4 : 2 }
 }

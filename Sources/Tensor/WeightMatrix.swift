@@ -213,6 +213,13 @@ public struct WeightMatrix: Sendable {
             let activationBytes = activationFormat.rowBytes(columns)
             let base = storage.base
             if count == 1 {
+                // Q4_0 in ggml's repacked order: what llama.cpp's order is for a matrix of whole
+                // groups of 8 rows, and the fastest decode product on x86.
+                if type == .q4_0, ggml ? rows % 8 == 0 : Self.hasAVX2 {
+                    loco_vec_dot_rows_repacked_q4_0_q8_0(columns, base + range.lowerBound * rowBytes, rowBytes, range.count,
+                                                         activations, output + range.lowerBound)
+                    return
+                }
                 // Several rows per call where the row kernels' own order is wanted (the same bits).
                 if !ggml || GGMLNumerics.kernel(type: type, rows: rows, count: count, index: 0) == nil,
                    let rowsDot = Storage.rowsKernel(type) {
@@ -243,6 +250,12 @@ public struct WeightMatrix: Sendable {
                 tileStart = tileEnd
             }
         }
+    }
+
+    /// Whether the kernel set running on this thread has AVX2 (with FMA and F16C).
+    static var hasAVX2: Bool {
+        let avx2 = UInt32(LOCO_CPU_AVX2 | LOCO_CPU_FMA | LOCO_CPU_F16C)
+        return loco_cpu_features() & avx2 == avx2
     }
 
     // MARK: Rows

@@ -57,7 +57,8 @@ struct Embed: ParsableCommand {
             guard !ids.isEmpty else { throw ValidationError("the input has no tokens") }
             let loaded = try Model(file: file)
             let pool = threads.map { ComputePool(threads: $0) } ?? .shared
-            let session = loaded.makeSession(numerics: numericsMode!, pool: pool)
+            // One pass: an F32 cache costs nothing here and keeps keys and values exact.
+            let session = loaded.makeSession(cachePrecision: .f32, numerics: numericsMode!, pool: pool)
             let start = Date()
             let vector = try session.embedding(tokens: ids, normalized: normalize)
             let seconds = Date().timeIntervalSince(start)

@@ -32,7 +32,7 @@ struct LogitsCommand: ParsableCommand {
     @Option(help: "Where to write the logits.")
     var out: String
 
-    @Option(help: "KV cache precision: f32 or f16.")
+    @Option(help: "KV cache precision: f32 (default: the cache of llama.cpp's parity settings) or f16.")
     var kvCache: String = "f32"
 
     @Option(help: "Threads to use (default: all cores).")

@@ -739,6 +739,39 @@ static void test_block_fixture(const char *dir) {
     free(want);
 }
 
+/// Decode attention over an F16 cache (loco_attention_one_f16): each variant against the scalar
+/// code, for head sizes with and without the vector path (d % 8) and a window start; outputs are
+/// weighted means of values below 1 in magnitude, so 1e-5 absolute is far below a wrong lane.
+static void test_attention(void) {
+    static const size_t dims[] = {64, 80, 20, 128};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        const size_t d = dims[di], positions = 45, stride = 2 * d;
+        float *q = malloc(d * sizeof(float)), *tmp = malloc(positions * stride * sizeof(float));
+        uint16_t *k = malloc(positions * stride * 2), *v = malloc(positions * stride * 2);
+        float *ref = malloc(d * sizeof(float)), *out = malloc(d * sizeof(float)), *scores = malloc(positions * sizeof(float));
+        rng_state = 1000 + d;
+        for (size_t i = 0; i < d; i++) q[i] = signed_unit();
+        for (size_t i = 0; i < positions * stride; i++) tmp[i] = signed_unit();
+        loco_f32_to_f16_row(tmp, k, positions * stride);
+        for (size_t i = 0; i < positions * stride; i++) tmp[i] = signed_unit();
+        loco_f32_to_f16_row(tmp, v, positions * stride);
+        for (size_t first = 0; first <= 10; first += 10) {
+            loco_set_cpu_feature_mask(0);
+            loco_attention_one_f16(q, k + d, v + d, stride, first, positions, d, 0.125f, scores, ref);
+            for (int vi = 1; vi < variant_count; vi++) {
+                loco_set_cpu_feature_mask(variants[vi].mask);
+                loco_attention_one_f16(q, k + d, v + d, stride, first, positions, d, 0.125f, scores, out);
+                int ok = 1;
+                for (size_t i = 0; i < d; i++) ok &= close_to(out[i], ref[i], 1e-5);
+                char what[96];
+                snprintf(what, sizeof what, "attention over F16 d=%zu first=%zu", d, first);
+                check(ok, what, variants[vi].name);
+            }
+        }
+        free(q); free(tmp); free(k); free(v); free(ref); free(out); free(scores);
+    }
+}
+
 int main(int argc, char **argv) {
     find_variants();
     printf("variants:");
@@ -752,6 +785,7 @@ int main(int argc, char **argv) {
     test_activations();
     test_matvec();
     test_panel();
+    test_attention();
     if (argc > 1) {
         test_kernel_fixture(argv[1]);
         test_block_fixture(argv[1]);

@@ -24,7 +24,7 @@ import Testing
         let (_, file, model) = try Self.tiny(license: "mit")
         let e = BaseModelSelection.memoryEstimate(model: model, file: file, context: 1000, rank: 8, targets: 4)
         #expect(e.weightBytes == file.tensors.reduce(0) { $0 + $1.byteCount })  // Q8_0 and F32: nothing widened
-        #expect(e.kvCacheBytes == 2 * 2 * 16 * 1000 * 4)  // K and V, 2 blocks, 2 KV heads of 8, F32
+        #expect(e.kvCacheBytes == 2 * 2 * 16 * 1000 * 2)  // K and V, 2 blocks, 2 KV heads of 8, F16
         // q and o: 32 + 32 each; k and v: 32 + 16 each; rank 8, 2 blocks, F32.
         #expect(e.adapterBytes == 8 * 2 * (64 + 48 + 48 + 64) * 4)
         #expect(e.runtimeBytes == BaseModelSelection.runtimeBytes)

@@ -87,7 +87,7 @@ import Tensor
         let turns = try #require(result.chatRSSByTurnBytes)
         #expect(turns.count == 5 && turns.allSatisfy { $0 > 0 })
         #expect(result.chatRSSDriftBytes == turns[4] - turns[0])
-        #expect(result.chatKVCacheBytes == 2 * 2 * 40 * 16 * 4)
+        #expect(result.chatKVCacheBytes == 2 * 2 * 40 * 16 * 2)  // K and V, 2 blocks, 40 positions, 16 wide, F16
         let keys = Set(try Self.object(try result.jsonText()).keys)
         #expect(keys == Self.alwaysKeys.union(["chat_rss_by_turn_bytes", "chat_kv_cache_bytes"]))
         // Turns that would not fit the context are not run.

@@ -28,10 +28,11 @@ import Tensor
     }
 
     /// Our logits against llama.cpp's: all positions in one pass against its batch, or with
-    /// `decode` one token at a time against its one-token passes.
+    /// `decode` one token at a time against its one-token passes. Both with an F32 KV cache (the
+    /// peer's parity settings): an F16 one would put its rounding (~1e-4 here) above the bar.
     func compare(_ path: String, numerics: Numerics = .fast, decode: Bool = false) throws -> LogitDistance {
         let model = try Model(contentsOf: path)
-        let session = model.makeSession(numerics: numerics)
+        let session = model.makeSession(cachePrecision: .f32, numerics: numerics)
         let ours = decode ? try Self.tokens.flatMap { try session.decode($0) } : try session.forward(tokens: Self.tokens).values
         let theirs = try LlamaCppPeer.logits(model: path, tokens: Self.tokens, sequential: decode)
         return LogitDistance(ours, theirs, vocabulary: model.vocabularySize)

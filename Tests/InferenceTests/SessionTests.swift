@@ -53,7 +53,7 @@ import Tensor
 
     @Test func rewindAndHalfCache() throws {
         try withModel { model in
-            let session = model.makeSession()
+            let session = model.makeSession(cachePrecision: .f32)
             let first = try session.forward(tokens: Self.tokens)
             session.rewind(to: 5)
             let again = try session.forward(tokens: Array(Self.tokens[5...]))

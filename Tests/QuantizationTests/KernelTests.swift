@@ -432,6 +432,51 @@ import Testing
     }
 }
 
+/// `loco_vec_dot_rows_repacked_q4_0_q8_0` gives every row the bits of ggml's repacked Q4_0 order
+/// (per block the exact integer sum, then acc = fma(sum, d_w * d_a, acc)), computed here one value
+/// at a time, in every variant the CPU can run: for groups of eight rows and a remainder, and for
+/// even and odd block counts (the AVX2 kernel takes blocks two at a time). `Numerics.llamaCpp`
+/// decodes Q4_0 through it.
+@Suite struct RepackedQ4_0Tests {
+    static func reference(_ w: [UInt8], _ a: [UInt8], blocks: Int) -> Float {
+        var acc: Float = 0
+        for b in 0..<blocks {
+            let wb = b * 18, ab = b * 34
+            var sum = 0
+            for j in 0..<16 {
+                let q = Int(w[wb + 2 + j])
+                sum += ((q & 15) - 8) * Int(Int8(bitPattern: a[ab + 2 + j])) + ((q >> 4) - 8) * Int(Int8(bitPattern: a[ab + 18 + j]))
+            }
+            let dw = loco_f16_to_f32_scalar(UInt16(w[wb]) | UInt16(w[wb + 1]) << 8)
+            let da = loco_f16_to_f32_scalar(UInt16(a[ab]) | UInt16(a[ab + 1]) << 8)
+            acc = acc.addingProduct(Float(sum), dw * da)  // one rounding: ggml's FMA
+        }
+        return acc
+    }
+
+    @Test(arguments: [1, 2, 3, 18])
+    func rowsHaveTheRepackedOrder(_ blocks: Int) {
+        let format = KernelTests.formats.first { $0.name == "q4_0" }!
+        let n = blocks * 32, rowBytes = blocks * 18
+        for rows in [1, 8, 19] {
+            let w = KernelTests.weights(format, blocks: rows * blocks, seed: UInt64(rows * 100 + blocks))
+            let a = KernelTests.quantize(KernelTests.activations(n, seed: UInt64(blocks)), format.activation)
+            let expected = (0..<rows).map { r in Self.reference(Array(w[(r * rowBytes)..<((r + 1) * rowBytes)]), a, blocks: blocks) }
+            KernelTests.forEachVariant { variant in
+                var out = [Float](repeating: .nan, count: rows)
+                w.withUnsafeBytes { wp in
+                    a.withUnsafeBytes { ap in
+                        out.withUnsafeMutableBufferPointer {
+                            loco_vec_dot_rows_repacked_q4_0_q8_0(n, wp.baseAddress, rowBytes, rows, ap.baseAddress, $0.baseAddress)
+                        }
+                    }
+                }
+                #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "\(blocks) blocks, \(rows) rows, \(variant)")
+            }
+        }
+    }
+}
+
 /// The several-inputs products (`loco_vec_dot_multi_*`, which unpack each weight row once for up
 /// to four inputs on AVX-512) give every entry exactly the bits of the one-row kernel, in every
 /// variant the CPU can run, for every remainder of blocks (the kernels pair blocks and group them

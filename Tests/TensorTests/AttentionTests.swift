@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 @testable import Tensor
@@ -77,12 +78,55 @@ import Testing
         for (a, b) in zip(fast, exact) { #expect(abs(a - b) <= 1e-6) }
     }
 
-    /// An F16 cache rounds keys, values, queries and probabilities to half: close, not equal.
-    @Test func halfCacheIsClose() {
+    /// An F16 cache rounds keys and values to half (and in llama.cpp's order queries and
+    /// probabilities too, as ggml does): close, not equal, in a batch and in a decode step.
+    @Test(arguments: [Numerics.fast, .llamaCpp])
+    func halfCacheIsClose(_ numerics: Numerics) {
         let c = Case(positions: 40, seed: 33)
-        let full = c.run(.fast, pool: .shared), half = c.run(.fast, precision: .f16, pool: .shared)
+        let full = c.run(numerics, pool: .shared), half = c.run(numerics, precision: .f16, pool: .shared)
         for (a, b) in zip(full, half) { #expect(abs(a - b) <= 4e-3) }
-        #expect(zip(full, half).contains { $0 != $1 })
+        let last = (c.positions - 1) * c.heads * c.d
+        #expect(zip(full[..<last], half[..<last]).contains { $0 != $1 })
+        #expect(zip(full[last...], half[last...]).contains { $0 != $1 })
+    }
+
+    /// The one-query kernel a decode step runs over an F16 cache, in every variant this CPU runs,
+    /// against the definition in double over the halves the cache holds and the query as it is.
+    /// d 64 (every vector path), 80 (AVX-512 hands it to AVX2), 20 (portable only); positions
+    /// from 0 and, as under a sliding window, from 10; keys of head 1 of 3 in each row.
+    @Test(arguments: [64, 80, 20])
+    func halfCacheDecodeKernelMatchesTheDefinition(_ d: Int) {
+        var random = TestRandom(seed: UInt64(d))
+        let positions = 37, stride = 3 * d
+        let q = random.normals(d, scale: 0.5)
+        let halves = { (x: [Float]) -> [UInt16] in
+            var h = [UInt16](repeating: 0, count: x.count)
+            loco_f32_to_f16_row(x, &h, x.count)
+            return h
+        }
+        let k = halves(random.normals(positions * stride, scale: 0.5)), v = halves(random.normals(positions * stride))
+        let scale = 1 / Float(d).squareRoot()
+        for first in [0, 10] {
+            let scores = (first..<positions).map { j in
+                (0..<d).reduce(0.0) { $0 + Double(q[$1]) * Double(loco_f16_to_f32_scalar(k[j * stride + d + $1])) } * Double(scale)
+            }
+            let m = scores.max()!, e = scores.map { exp($0 - m) }, sum = e.reduce(0, +)
+            let expected = (0..<d).map { i in
+                (first..<positions).reduce(0.0) { $0 + e[$1 - first] / sum * Double(loco_f16_to_f32_scalar(v[$1 * stride + d + i])) }
+            }
+            for (name, mask) in VectorExpTests.variants {
+                var out = [Float](repeating: .nan, count: d), scratch = [Float](repeating: 0, count: positions)
+                VectorExpTests.withMask(mask) {
+                    k.withUnsafeBufferPointer { kp in
+                        v.withUnsafeBufferPointer { vp in
+                            loco_attention_one_f16(q, kp.baseAddress! + d, vp.baseAddress! + d, stride, first, positions, d, scale, &scratch, &out)
+                        }
+                    }
+                }
+                let worst = zip(out, expected).map { abs(Double($0) - $1) }.max()!
+                #expect(worst <= 2e-6, "\(name), d \(d), first \(first): \(worst)")
+            }
+        }
     }
 
     @Test func cacheGrowthKeepsPositions() {

@@ -94,6 +94,10 @@ void loco_vec_dot_rows_q4_1_q8_1(size_t n, const void *w, size_t row_bytes, size
 void loco_vec_dot_rows_q5_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
 void loco_vec_dot_rows_q5_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
 void loco_vec_dot_rows_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
+/// Q4_0 rows times one Q8_0 vector in ggml's repacked order (gemv_q4_0_8x8_q8_0, what llama.cpp
+/// runs for Q4_0 on x86): per block the row's integer sum, then acc = fma(sum, d_w * d_a, acc).
+/// Eight rows at a time with AVX2 (the fast decode product on x86), one at a time elsewhere.
+void loco_vec_dot_rows_repacked_q4_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, float *out);
 /// Rows of a matrix times `count` activation vectors (`a + t * a_bytes`): `out[t * ldo + r]`, each
 /// with the bits the one-row kernel gives it (the weights unpacked once for several activations).
 void loco_vec_dot_multi_q4_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
@@ -162,6 +166,13 @@ void loco_matvec_f32(const float *a, size_t rows, size_t cols, const float *x, f
 /// y[c] += alpha * sum over r of x[r] * a[r * cols + c]: the row-major `rows` x `cols` matrix `a`
 /// used transposed (y has `cols` values, x `rows`).
 void loco_matvec_t_f32(const float *a, size_t rows, size_t cols, const float *x, float *y, float alpha);
+
+/// Attention of one query (`d` floats, not rounded) over an F16 cache: keys and values of the
+/// positions `first..<length` at `stride` halves a row; scores scaled by `scale`, the softmax of
+/// loco_softmax_f32, then out (d floats) = the values weighted by it. `scores` is scratch of
+/// `length` floats (positions before `first` are left alone). Fast numerics: not ggml's order.
+void loco_attention_one_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t stride, size_t first,
+                            size_t length, size_t d, float scale, float *scores, float *out);
 
 // MARK: - Panel products (many input rows)
 //
