@@ -261,11 +261,14 @@ A2 static float dot_q3_K_avx2(size_t nb, const blk_q3_K *x, const blk_q8_K *y) {
     return sum;
 }
 
-/// One Q4_K / Q5_K super-block (`dd`: its half d and dmin side by side) against y: adds
-/// d * y.d * (the scaled sub-block sums) to `acc` and dmin * y.d * (the scaled minimum sums) to
-/// `accm`, both lane by lane (the caller sums the lanes once, at the end of the row).
-A2 static inline void dot_k4_avx2(const uint16_t *dd, const uint8_t *scales, const uint8_t *qs,
-                                  const uint8_t *qh, const blk_q8_K *y, __m256 *acc, __m256 *accm) {
+/// One Q4_K / Q5_K super-block (`dd`: its half d and dmin side by side) against block i of
+/// `count` (at most 4) activation rows: adds d * y.d * (the scaled sub-block sums) to `acc[t]` and
+/// dmin * y.d * (the scaled minimum sums) to `accm[t]`, both lane by lane (the caller sums the
+/// lanes once, at the end of the row). The weights unpack once for all inputs; each input gets
+/// the same operations whatever `count` is, so the one-row kernel and the several-input kernel
+/// give the same bits.
+A2 __attribute__((always_inline)) static inline void k4_block_avx2(const uint16_t *dd, const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
+                                    const blk_q8_K *const *y, size_t i, int count, __m256 *acc, __m256 *accm) {
     uint64_t sc, m;
     loco_unpack_scales_k4(scales, &sc, &m);
     // The eight sub-block scales as int16, in both halves; a byte shuffle puts sub-block j's in
@@ -273,7 +276,7 @@ A2 static inline void dot_k4_avx2(const uint16_t *dd, const uint8_t *scales, con
     const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i bits = qh ? load256(qh) : _mm256_setzero_si256();
-    __m256i isum = _mm256_setzero_si256();
+    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int g = 0; g < 4; g++) {
         const __m256i q = load256(qs + 32 * g);
         __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
@@ -283,74 +286,140 @@ A2 static inline void dot_k4_avx2(const uint16_t *dd, const uint8_t *scales, con
         }
         const __m256i slo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * g + 1) << 8) | (4 * g))));
         const __m256i shi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * g + 3) << 8) | (4 * g + 2))));
-        const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(y->qs + 64 * g)), slo);
-        const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(y->qs + 64 * g + 32)), shi);
-        isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
+        for (int t = 0; t < count; t++) {
+            const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(y[t][i].qs + 64 * g)), slo);
+            const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(y[t][i].qs + 64 * g + 32)), shi);
+            isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(plo, phi));
+        }
     }
     // sum_j m_j (bsums[2j] + bsums[2j+1]) in integers: each min twice, against the 16 sums.
     const __m128i m8 = _mm_cvtsi64_si128((long long)m);
     const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-    const __m256i mins = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), m16);
-    // d * y.d in lane 0, dmin * y.d in lane 1: the products the one-value conversions gave.
+    // d and dmin as floats (lanes 0 and 1), times each input's scale below: the products the
+    // one-value conversions gave.
     uint32_t pair;
     memcpy(&pair, dd, 4);
-    const __m128 scale = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)pair)), _mm_set1_ps(y->d));
-    *acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(scale), _mm256_cvtepi32_ps(isum), *acc);
-    *accm = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(scale)), _mm256_cvtepi32_ps(mins), *accm);
+    const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128((int)pair));
+    for (int t = 0; t < count; t++) {
+        const __m256i mins = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[t][i].bsums), m16);
+        const __m128 scale = _mm_mul_ps(dm, _mm_set1_ps(y[t][i].d));
+        acc[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(scale), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+        accm[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(scale)), _mm256_cvtepi32_ps(mins), accm[t]);
+    }
+}
+
+/// Q4_K (`qh_offset` 0) or Q5_K rows (blocks of `block_bytes`: d, dmin, scales, [qh,] qs) against
+/// `count` (at most 4) activation rows: out[t * ldo + r].
+A2 __attribute__((always_inline)) static inline void k4_rows_avx2(size_t nb, const uint8_t *w, size_t row_bytes, size_t rows, size_t block_bytes, int has_qh,
+                                   const blk_q8_K *const *y, int count, float *out, size_t ldo) {
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *x = w + r * row_bytes;
+        __m256 acc[4], accm[4];
+        for (int t = 0; t < 4; t++) acc[t] = accm[t] = _mm256_setzero_ps();
+        for (size_t i = 0; i < nb; i++) {
+            const uint8_t *b = x + i * block_bytes;
+            loco_prefetch(b, block_bytes);
+            k4_block_avx2((const uint16_t *)b, b + 4, b + (has_qh ? 48 : 16), has_qh ? b + 16 : NULL, y, i, count, acc, accm);
+        }
+        for (int t = 0; t < count; t++) out[t * ldo + r] = hsum_ps_256(acc[t]) - hsum_ps_256(accm[t]);
+    }
 }
 
 A2 static float dot_q4_K_avx2(size_t nb, const blk_q4_K *x, const blk_q8_K *y) {
-    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-    for (size_t i = 0; i < nb; i++) {
-        loco_prefetch(&x[i], sizeof x[i]);
-        dot_k4_avx2(&x[i].d, x[i].scales, x[i].qs, NULL, &y[i], &acc, &accm);
-    }
-    return hsum_ps_256(acc) - hsum_ps_256(accm);
+    float out;
+    k4_rows_avx2(nb, (const uint8_t *)x, 0, 1, sizeof *x, 0, &y, 1, &out, 0);
+    return out;
 }
 
 A2 static float dot_q5_K_avx2(size_t nb, const blk_q5_K *x, const blk_q8_K *y) {
-    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-    for (size_t i = 0; i < nb; i++) {
-        loco_prefetch(&x[i], sizeof x[i]);
-        dot_k4_avx2(&x[i].d, x[i].scales, x[i].qs, x[i].qh, &y[i], &acc, &accm);
+    float out;
+    k4_rows_avx2(nb, (const uint8_t *)x, 0, 1, sizeof *x, 1, &y, 1, &out, 0);
+    return out;
+}
+
+/// Byte shuffles of a Q6_K half's eight int16 scales: row k puts scale 2k in the first eight
+/// lanes and 2k + 1 in the last eight.
+static const uint8_t q6_scale_pick[4][32] __attribute__((aligned(32))) = {
+#define PICK(k) {4 * k, 4 * k + 1, 4 * k, 4 * k + 1, 4 * k, 4 * k + 1, 4 * k, 4 * k + 1, 4 * k, 4 * k + 1, 4 * k, 4 * k + 1, \
+                 4 * k, 4 * k + 1, 4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3,      \
+                 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3}
+    PICK(0), PICK(1), PICK(2), PICK(3)
+#undef PICK
+};
+
+/// Q6_K rows against `count` (at most 4) activation rows: out[t * ldo + r]. The weights unpack
+/// once for all inputs; each input gets the same operations whatever `count` is.
+A2 __attribute__((always_inline)) static inline void q6_rows_avx2(size_t nb, const uint8_t *w, size_t row_bytes, size_t rows, const blk_q8_K *const *y,
+                                   int count, float *out, size_t ldo) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    for (size_t r = 0; r < rows; r++) {
+        const blk_q6_K *x = (const blk_q6_K *)(w + r * row_bytes);
+        __m256 acc[4];
+        for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_ps();
+        for (size_t i = 0; i < nb; i++) {
+            loco_prefetch(&x[i], sizeof x[i]);
+            // The 16 scales as int16: sub-blocks 0-7 in both halves of `half[0]`, 8-15 in `half[1]`.
+            const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+            const __m256i half[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00), _mm256_permute2x128_si256(sc16, sc16, 0x11)};
+            __m256i isum[4];
+            for (int t = 0; t < count; t++) {
+                // The -32 of every value, through the bsums, kept in lanes.
+                const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[t][i].bsums), sc16);
+                isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
+            }
+            for (int h = 0; h < 2; h++) {
+                const __m256i ql0 = load256(x[i].ql + 64 * h), ql1 = load256(x[i].ql + 64 * h + 32);
+                const __m256i qh = load256(x[i].qh + 32 * h);
+                // Unsigned 6-bit values (the -32 comes back through the bsums).
+                __m256i u[4];
+                u[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+                u[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+                u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
+                u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+                for (int k = 0; k < 4; k++) {
+                    const __m256i scale = _mm256_shuffle_epi8(half[h], load256(q6_scale_pick[k]));
+                    for (int t = 0; t < count; t++)
+                        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(u[k], load256(y[t][i].qs + 128 * h + 32 * k)), scale));
+                }
+            }
+            const float d = loco_half_f16c(x[i].d);
+            for (int t = 0; t < count; t++)
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[t][i].d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+        }
+        for (int t = 0; t < count; t++) out[t * ldo + r] = hsum_ps_256(acc[t]);
     }
-    return hsum_ps_256(acc) - hsum_ps_256(accm);
 }
 
 A2 static float dot_q6_K_avx2(size_t nb, const blk_q6_K *x, const blk_q8_K *y) {
-    __m256 acc = _mm256_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
-    for (size_t i = 0; i < nb; i++) {
-        loco_prefetch(&x[i], sizeof x[i]);
-        // The 16 scales as int16: sub-blocks 0-7 in both halves of `half[0]`, 8-15 in `half[1]`.
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        const __m256i half[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00), _mm256_permute2x128_si256(sc16, sc16, 0x11)};
-        // The -32 of every value, through the bsums, kept in lanes.
-        const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), sc16);
-        __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
-        for (int h = 0; h < 2; h++) {
-            const __m256i ql0 = load256(x[i].ql + 64 * h), ql1 = load256(x[i].ql + 64 * h + 32);
-            const __m256i qh = load256(x[i].qh + 32 * h);
-            // Unsigned 6-bit values (the -32 comes back through the bsums).
-            __m256i u[4];
-            u[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-            u[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-            u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
-            u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
-            for (int k = 0; k < 4; k++) {
-                // Scale 2k in the first eight lanes, 2k + 1 in the last eight (of this half's eight).
-                const __m256i pick = _mm256_setr_epi8(
-                    (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1),
-                    (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1), (char)(4 * k), (char)(4 * k + 1),
-                    (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3),
-                    (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3), (char)(4 * k + 2), (char)(4 * k + 3));
-                const __m256i scale = _mm256_shuffle_epi8(half[h], pick);
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(u[k], load256(y[i].qs + 128 * h + 32 * k)), scale));
-            }
+    float out;
+    q6_rows_avx2(nb, (const uint8_t *)x, 0, 1, &y, 1, &out, 0);
+    return out;
+}
+
+/// Several inputs per weight row (K formats, AVX2): up to four at a time, the weights unpacked once.
+A2 static void multi_k_avx2(int type, size_t nb, const uint8_t *w, size_t row_bytes, size_t rows, const uint8_t *a, size_t a_bytes,
+                            size_t count, float *out, size_t ldo) {
+    for (size_t t0 = 0; t0 < count; t0 += 4) {
+        const int c = count - t0 < 4 ? (int)(count - t0) : 4;
+        const blk_q8_K *y[4];
+        for (int t = 0; t < c; t++) y[t] = (const blk_q8_K *)(a + (t0 + t) * a_bytes);
+        float *o = out + t0 * ldo;
+        // Specialized per input count, so each input's operations are those of the one-row kernel.
+        switch (type * 8 + c) {
+        case 0 * 8 + 1: k4_rows_avx2(nb, w, row_bytes, rows, sizeof(blk_q4_K), 0, y, 1, o, ldo); break;
+        case 0 * 8 + 2: k4_rows_avx2(nb, w, row_bytes, rows, sizeof(blk_q4_K), 0, y, 2, o, ldo); break;
+        case 0 * 8 + 3: k4_rows_avx2(nb, w, row_bytes, rows, sizeof(blk_q4_K), 0, y, 3, o, ldo); break;
+        case 0 * 8 + 4: k4_rows_avx2(nb, w, row_bytes, rows, sizeof(blk_q4_K), 0, y, 4, o, ldo); break;
+        case 1 * 8 + 1: k4_rows_avx2(nb, w, row_bytes, rows, sizeof(blk_q5_K), 1, y, 1, o, ldo); break;
+        case 1 * 8 + 2: k4_rows_avx2(nb, w, row_bytes, rows, sizeof(blk_q5_K), 1, y, 2, o, ldo); break;
+        case 1 * 8 + 3: k4_rows_avx2(nb, w, row_bytes, rows, sizeof(blk_q5_K), 1, y, 3, o, ldo); break;
+        case 1 * 8 + 4: k4_rows_avx2(nb, w, row_bytes, rows, sizeof(blk_q5_K), 1, y, 4, o, ldo); break;
+        case 2 * 8 + 1: q6_rows_avx2(nb, w, row_bytes, rows, y, 1, o, ldo); break;
+        case 2 * 8 + 2: q6_rows_avx2(nb, w, row_bytes, rows, y, 2, o, ldo); break;
+        case 2 * 8 + 3: q6_rows_avx2(nb, w, row_bytes, rows, y, 3, o, ldo); break;
+        default: q6_rows_avx2(nb, w, row_bytes, rows, y, 4, o, ldo); break;
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(loco_half_f16c(x[i].d) * y[i].d), _mm256_cvtepi32_ps(isum), acc);
     }
-    return hsum_ps_256(acc);
 }
 
 /// Bytes times per-16-bit-lane constants, modulo 256 (even and odd bytes multiplied apart).
@@ -477,3 +546,32 @@ float loco_vec_dot_q5_K_q8_K(size_t n, const void *w, const void *a) { LOCO_DISP
 float loco_vec_dot_q6_K_q8_K(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_q6_K, n / LOCO_QK_K, w, a); }
 float loco_vec_dot_tq1_0_q8_K(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_tq1_0, n / LOCO_QK_K, w, a); }
 float loco_vec_dot_tq2_0_q8_K(size_t n, const void *w, const void *a) { LOCO_DISPATCH(dot_tq2_0, n / LOCO_QK_K, w, a); }
+
+/// Several inputs per weight row: the AVX2 set unpacks each super-block once for up to four
+/// inputs; every other set runs its one-row kernel per entry. Either way each entry has the bits
+/// its one-row product gives.
+static void multi_k(int type, float (*one)(size_t, const void *, const void *), size_t n, const void *w, size_t row_bytes,
+                    size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo) {
+#if defined(__x86_64__)
+    const uint32_t f = loco_cpu_features(), avx2 = LOCO_CPU_AVX2 | LOCO_CPU_FMA | LOCO_CPU_F16C;
+    if ((f & avx2) == avx2 && !(f & LOCO_CPU_AVX512F && f & LOCO_CPU_AVX512BW)) {
+        multi_k_avx2(type, n / LOCO_QK_K, (const uint8_t *)w, row_bytes, rows, (const uint8_t *)a, a_bytes, count, out, ldo);
+        return;
+    }
+#endif
+    for (size_t t = 0; t < count; t++)
+        for (size_t r = 0; r < rows; r++) out[t * ldo + r] = one(n, (const uint8_t *)w + r * row_bytes, (const uint8_t *)a + t * a_bytes);
+}
+
+void loco_vec_dot_multi_q4_K_q8_K(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count,
+                                  float *out, size_t ldo) {
+    multi_k(0, loco_vec_dot_q4_K_q8_K, n, w, row_bytes, rows, a, a_bytes, count, out, ldo);
+}
+void loco_vec_dot_multi_q5_K_q8_K(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count,
+                                  float *out, size_t ldo) {
+    multi_k(1, loco_vec_dot_q5_K_q8_K, n, w, row_bytes, rows, a, a_bytes, count, out, ldo);
+}
+void loco_vec_dot_multi_q6_K_q8_K(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count,
+                                  float *out, size_t ldo) {
+    multi_k(2, loco_vec_dot_q6_K_q8_K, n, w, row_bytes, rows, a, a_bytes, count, out, ldo);
+}

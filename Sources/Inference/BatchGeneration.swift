@@ -195,9 +195,14 @@ public final class BatchDecoder {
         }
         var logits = [[Float]](repeating: [], count: sessions.count)
         var shared: [Int] = []
+        // A prompt shares a pass only where it alone would take the panel form in every product
+        // too (the same bits either way).
+        let panelMinimum = model.layers.flatMap { layer in
+            [layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down].map(\.panelMinimum)
+        }.max() ?? WeightMatrix.panelMinimumCount
         for (s, (session, prompt)) in zip(sessions, prompts).enumerated() {
             if allQuantized, session.numerics == .fast, session.adapters == nil,
-               prompt.count >= WeightMatrix.panelMinimumCount, prompt.count <= min(session.batchSize, Self.prefillRows) {
+               prompt.count >= panelMinimum, prompt.count <= min(session.batchSize, Self.prefillRows) {
                 shared.append(s)
             } else {
                 logits[s] = try session.forward(tokens: prompt, logits: .last).values

@@ -13,7 +13,8 @@ import Testing
 /// random adapters on every projection and the output layer.
 @Suite struct BatchDecoderTests {
     /// The random llama quantized: Q4_K_M (Q4_K and Q6_K rows, a Q6_K output layer), and Q4_1 and
-    /// Q8_0 (the formats whose batched products unpack each weight row once for several inputs).
+    /// Q8_0 (the formats whose batched products unpack each weight row once for several inputs),
+    /// and Q4_0 (on x86, ggml's repacked order for a single input and for several).
     static func model(_ type: QuantizationFileType) -> Model? {
         guard let source = try? RandomModels.path("llama-f32") else { return nil }
         let path = RandomModels.scratch("batch-\(type.rawValue).gguf")
@@ -22,7 +23,7 @@ import Testing
         return try? Model(file: GGUFFile(contentsOf: path))
     }
 
-    @Test(arguments: [QuantizationFileType.q4_K_M, .q4_1, .q8_0])
+    @Test(arguments: [QuantizationFileType.q4_K_M, .q4_1, .q8_0, .q4_0])
     func batchedStepsEqualOneSessionAlone(_ type: QuantizationFileType) throws {
         let model = try #require(Self.model(type))
         let first = try AdapterTests.adapterSet(model, AdapterTests.randomFactors(model, seed: 11))
@@ -78,13 +79,14 @@ import Testing
     /// prefill alone does: the same last logits and, through the cache, the same next steps, bit
     /// for bit. Nine prompts long enough for the panel kernels share two passes; a short prompt
     /// and one with an adapter run alone beside them.
-    @Test(arguments: [QuantizationFileType.q4_K_M, .q4_1, .q8_0])
+    @Test(arguments: [QuantizationFileType.q4_K_M, .q4_1, .q8_0, .q4_0])
     func sharedPrefillEqualsEachPromptAlone(_ type: QuantizationFileType) throws {
         let model = try #require(Self.model(type))
         let adapter = try AdapterTests.adapterSet(model, AdapterTests.randomFactors(model, seed: 21))
         var prompts: [[Int32]] = []
+        // 8 to 80 tokens: the K formats under the AVX2 set take the panel form from 64 inputs.
         for p in 0..<9 {
-            let length = 8 + 5 * p
+            let length = 8 + 9 * p
             prompts.append((0..<length).map { (t: Int) -> Int32 in Int32((p * 37 + t * 11) % 250 + 1) })
         }
         prompts.append([4, 5, 6])
@@ -103,7 +105,7 @@ import Testing
         }
         var alone: [[Float]] = [], aloneSteps: [[[Float]]] = []
         for (prompt, set) in zip(prompts, adapters) {
-            let session = model.makeSession(contextLength: 64)
+            let session = model.makeSession(contextLength: 96)
             session.adapters = set
             let logits = try session.forward(tokens: prompt, logits: .last).values
             alone.append(logits)
@@ -112,7 +114,7 @@ import Testing
 
         let decoder = BatchDecoder(model: model)
         let sessions = adapters.map { set -> Session in
-            let session = model.makeSession(contextLength: 64)
+            let session = model.makeSession(contextLength: 96)
             session.adapters = set
             return session
         }

@@ -478,7 +478,7 @@ import Testing
 }
 
 /// The several-inputs products (`loco_vec_dot_multi_*`, which unpack each weight row once for up
-/// to four inputs on AVX-512) give every entry exactly the bits of the one-row kernel, in every
+/// to four inputs: the 32-value formats on AVX-512, Q4_K/Q5_K/Q6_K on AVX2) give every entry exactly the bits of the one-row kernel, in every
 /// variant the CPU can run, for every remainder of blocks (the kernels pair blocks and group them
 /// by four) and every remainder of inputs: batched decoding in a server relies on it.
 @Suite struct MultiKernelTests {
@@ -487,6 +487,7 @@ import Testing
     static let cases: [(String, MultiDot)] = [
         ("q4_0", loco_vec_dot_multi_q4_0_q8_0), ("q4_1", loco_vec_dot_multi_q4_1_q8_1), ("q5_0", loco_vec_dot_multi_q5_0_q8_0),
         ("q5_1", loco_vec_dot_multi_q5_1_q8_1), ("q8_0", loco_vec_dot_multi_q8_0_q8_0),
+        ("q4_K", loco_vec_dot_multi_q4_K_q8_K), ("q5_K", loco_vec_dot_multi_q5_K_q8_K), ("q6_K", loco_vec_dot_multi_q6_K_q8_K),
     ]
 
     @Test(arguments: cases.map(\.0))

@@ -73,7 +73,7 @@ import Testing
             }
             let plain = product(budget: 0), laid = product(budget: 1 << 24), tooSmall = product(budget: 64)
             #expect(tooSmall == plain, "\(type) \(count): a budget that does not hold the matrix changes nothing")
-            if count >= WeightMatrix.panelMinimumCount || loco_panel_preferred() == 0 {
+            if count >= matrix.panelMinimum || loco_panel_preferred() == 0 {
                 #expect(laid == plain, "\(type) \(count): laid out once, the same bits")
             }
             try Self.check(type, output: laid, rows: rows, columns: columns, count: count, input: input, matrix: matrix,
@@ -83,7 +83,7 @@ import Testing
 
     /// A product past one block of weight rows (32) and one block of inputs (as many as about
     /// 192 KiB of activations hold): every entry has the bits the same input gets in a product
-    /// of only 8 inputs (one block each way), so the blocking skips, repeats or misplaces nothing.
+    /// of only a few inputs (one block each way), so the blocking skips, repeats or misplaces nothing.
     @Test(arguments: [GGMLType.q8_0, .q4_1, .q4_K, .q6_K])
     func blockedProductsEqualSmallOnes(_ type: GGMLType) throws {
         let rows = 70, columns = type.blockSize == 32 ? 256 : 512
@@ -94,13 +94,15 @@ import Testing
         let pool = ComputePool(threads: 2)
         let whole = matrix.multiply(input, count: count, pool: pool)
         var mismatches = 0
-        for start in stride(from: 0, to: count, by: 8) {
-            let n = min(8, count - start)
-            guard n == 8 else { break }
+        // Groups as small as still take the panel form (8; 64 for the K formats under AVX2).
+        let group = matrix.panelMinimum
+        for start in stride(from: 0, to: count, by: group) {
+            let n = min(group, count - start)
+            guard n == group else { break }
             let part = matrix.multiply(Array(input[(start * columns)..<((start + n) * columns)]), count: n, pool: pool)
             if part != Array(whole[(start * rows)..<((start + n) * rows)]) { mismatches += 1 }
         }
-        #expect(mismatches == 0, "\(type): \(mismatches) groups of 8 inputs differ from the \(count)-input product")
+        #expect(mismatches == 0, "\(type): \(mismatches) groups of \(group) inputs differ from the \(count)-input product")
     }
 
     /// The portable C tile (what runs without AVX-512 VNNI), called directly.

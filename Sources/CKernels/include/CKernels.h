@@ -105,6 +105,10 @@ void loco_vec_dot_multi_q4_1_q8_1(size_t n, const void *w, size_t row_bytes, siz
 void loco_vec_dot_multi_q5_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
 void loco_vec_dot_multi_q5_1_q8_1(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
 void loco_vec_dot_multi_q8_0_q8_0(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
+/// The K formats' several-inputs products, as the ones above: each entry the bits of its one-row product.
+void loco_vec_dot_multi_q4_K_q8_K(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
+void loco_vec_dot_multi_q5_K_q8_K(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
+void loco_vec_dot_multi_q6_K_q8_K(size_t n, const void *w, size_t row_bytes, size_t rows, const void *a, size_t a_bytes, size_t count, float *out, size_t ldo);
 float loco_vec_dot_q2_K_q8_K(size_t n, const void *w, const void *a);
 float loco_vec_dot_q3_K_q8_K(size_t n, const void *w, const void *a);
 float loco_vec_dot_q4_K_q8_K(size_t n, const void *w, const void *a);
