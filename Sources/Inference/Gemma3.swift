@@ -1,4 +1,5 @@
 import Foundation
+import GGUFFormat
 import Tensor
 
 /// Gemma 3 text models (`general.architecture = gemma3`), as llama.cpp's `llm_build_gemma3_iswa`
@@ -10,7 +11,9 @@ import Tensor
 /// the file's norm weights (the GGUF converter adds the 1). Queries are scaled by
 /// 1 / sqrt(head dimension) (`ModelConfiguration.attentionScale`). The output layer is tied to
 /// the embeddings.
-enum Gemma3: Architecture {
+enum Gemma3: ArchitectureDefinition {
+    static let name = ModelConfiguration.Architecture.gemma3
+
     static func rotaryEmbedding(_ c: ModelConfiguration, _ weights: WeightLoader) throws -> RotaryEmbedding {
         RotaryEmbedding(style: .halves, dimensions: c.ropeDimensions, base: c.ropeFrequencyBase, frequencyScale: c.ropeFrequencyScale)
     }
@@ -20,6 +23,10 @@ enum Gemma3: Architecture {
     static func localRotaryEmbedding(_ c: ModelConfiguration, _ weights: WeightLoader) throws -> RotaryEmbedding? {
         guard c.slidingWindow != nil else { return nil }
         return RotaryEmbedding(style: .halves, dimensions: c.ropeDimensions, base: c.localRopeFrequencyBase, frequencyScale: 1)
+    }
+
+    static func readConfiguration(_ c: inout ModelConfiguration, metadata: GGUFMetadata) throws {
+        try c.readGemma3(metadata: metadata)
     }
 
     /// `ggml_scale(inpL, sqrtf(n_embd))` on the looked-up rows.
@@ -33,4 +40,10 @@ enum Gemma3: Architecture {
             queryKeyNorms: true, postNorms: true, activation: .geglu,
             window: local ? c.slidingWindow : nil, localRope: local))
     }
+}
+
+extension ModelConfiguration.Architecture {
+    /// Gemma 3 (text): as qwen3 plus scaled embeddings, norms after attention and after the
+    /// feed-forward layer, GeGLU, and sliding-window layers with their own RoPE base.
+    public static let gemma3 = Self(registered: "gemma3")
 }

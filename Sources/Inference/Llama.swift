@@ -4,7 +4,9 @@ import Tensor
 /// pairs (the GGUF converter permuted Q and K for it), grouped-query attention, SwiGLU; the
 /// output layer is tied to the embeddings when `output.weight` is absent. Llama 3's
 /// `rope_freqs.weight`, when present, divides the RoPE angles per pair.
-enum Llama: Architecture {
+enum Llama: ArchitectureDefinition {
+    static let name = ModelConfiguration.Architecture.llama
+
     static func rotaryEmbedding(_ c: ModelConfiguration, _ weights: WeightLoader) throws -> RotaryEmbedding {
         let factors = weights.has("rope_freqs.weight")
             ? try weights.vector("rope_freqs.weight", length: c.ropeDimensions / 2) : nil
@@ -15,4 +17,9 @@ enum Llama: Architecture {
     static func layer(_ index: Int, _ c: ModelConfiguration, _ weights: WeightLoader) throws -> DecoderLayer {
         try DecoderLayer(index: index, configuration: c, weights: weights, options: .init())
     }
+}
+
+extension ModelConfiguration.Architecture {
+    /// Llama 2/3.x, SmolLM2: RMSNorm, interleaved RoPE, GQA, SwiGLU.
+    public static let llama = Self(registered: "llama")
 }

@@ -42,13 +42,7 @@ public final class Model: Sendable {
             error.path = file.path
             throw error
         }
-        let architecture: any Architecture.Type = switch configuration.architecture {
-        case .llama: Llama.self
-        case .qwen3: Qwen3.self
-        case .qwen2: Qwen2.self
-        case .gemma3: Gemma3.self
-        case .bitnet: Bitnet.self
-        }
+        let architecture = configuration.architecture.definition
         let weights = WeightLoader(file: file)
         let width = configuration.embeddingLength
         guard let embeddingInfo = file.tensor(named: "token_embd.weight") else {
@@ -87,8 +81,12 @@ public final class Model: Sendable {
     }
 }
 
-/// What an architecture file says: how positions are encoded and which tensors make a block.
-protocol Architecture {
+/// What an architecture file says: its name, how positions are encoded and which tensors make a
+/// block (and any configuration keys of its own). The registry (`Architectures.swift`) lists them.
+protocol ArchitectureDefinition {
+    static var name: ModelConfiguration.Architecture { get }
+    /// Reads the architecture's own keys into `c` after the common ones (default none).
+    static func readConfiguration(_ c: inout ModelConfiguration, metadata: GGUFMetadata) throws
     static func rotaryEmbedding(_ c: ModelConfiguration, _ weights: WeightLoader) throws -> RotaryEmbedding
     /// The RoPE of sliding-window blocks, when they have their own (default none).
     static func localRotaryEmbedding(_ c: ModelConfiguration, _ weights: WeightLoader) throws -> RotaryEmbedding?
@@ -97,7 +95,8 @@ protocol Architecture {
     static func layer(_ index: Int, _ c: ModelConfiguration, _ weights: WeightLoader) throws -> DecoderLayer
 }
 
-extension Architecture {
+extension ArchitectureDefinition {
+    static func readConfiguration(_ c: inout ModelConfiguration, metadata: GGUFMetadata) throws {}
     static func localRotaryEmbedding(_ c: ModelConfiguration, _ weights: WeightLoader) throws -> RotaryEmbedding? { nil }
     static func embeddingScale(_ c: ModelConfiguration) -> Float? { nil }
 }

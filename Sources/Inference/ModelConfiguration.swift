@@ -5,19 +5,27 @@ import Tensor
 /// architecture's prefix (`llama.block_count`, `qwen3.attention.key_length`, ...) with llama.cpp's
 /// defaults where it has them, and checked against each other.
 public struct ModelConfiguration: Sendable, Equatable {
-    /// The architectures this runtime runs, by their GGUF names.
-    public enum Architecture: String, Sendable, CaseIterable {
-        /// Llama 2/3.x, SmolLM2: RMSNorm, interleaved RoPE, GQA, SwiGLU.
-        case llama
-        /// Qwen3 (dense): as llama plus per-head RMSNorm of Q and K before NEOX RoPE.
-        case qwen3
-        case qwen2
-        /// Gemma 3 (text): as qwen3 plus scaled embeddings, norms after attention and after the
-        /// feed-forward layer, GeGLU, and sliding-window layers with their own RoPE base.
-        case gemma3
-        /// BitNet b1.58: as llama with NEOX RoPE, RMSNorms before the attention output and down
-        /// projections, and optional per-tensor factors on the projections.
-        case bitnet
+    /// An architecture this runtime runs, by its GGUF name (`general.architecture`): one of the
+    /// registry's (`Architectures.swift`), each declared in its own file (`.llama`, `.qwen3`, ...).
+    public struct Architecture: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+
+        /// The architecture named `rawValue`, or nil when the registry has none of that name.
+        public init?(rawValue: String) {
+            guard architectureRegistry.contains(where: { $0.name.rawValue == rawValue }) else { return nil }
+            self.rawValue = rawValue
+        }
+
+        /// For the declarations in the architecture files.
+        init(registered name: String) { rawValue = name }
+
+        /// Every architecture of the registry, in its order.
+        public static var allCases: [Architecture] { architectureRegistry.map { $0.name } }
+
+        public var description: String { rawValue }
+
+        /// The architecture's file: its tensors, positions and configuration keys.
+        var definition: any ArchitectureDefinition.Type { architectureRegistry.first { $0.name == self }! }
     }
 
     public var architecture: Architecture
@@ -78,9 +86,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         localRopeFrequencyBase = ropeFrequencyBase
         attentionScale = 1 / Float(headDimension).squareRoot()
         finalLogitSoftcap = nil
-        if architecture == .gemma3 {
-            try readGemma3(keys, metadata: metadata)
-        }
+        try architecture.definition.readConfiguration(&self, metadata: metadata)
 
         guard headCount % kvHeadCount == 0 else {
             throw ModelError(.inconsistent("\(name).attention.head_count \(headCount) is not a multiple of \(name).attention.head_count_kv \(kvHeadCount)"))
@@ -103,8 +109,11 @@ public struct ModelConfiguration: Sendable, Equatable {
     /// on five of every six blocks (`attention.sliding_window_pattern`, a period or a per-block
     /// array of booleans), local RoPE base 10000 unless `rope.freq_base_swa` says otherwise, queries
     /// scaled by 1 / sqrt(head dimension) (1 / sqrt(width / heads) for the 62-block 27B).
-    private mutating func readGemma3(_ keys: Keys, metadata: GGUFMetadata) throws {
+    /// Gemma 3's keys: the sliding window, its pattern and RoPE base, the attention scale of the
+    /// 27B model, the final logit soft-cap.
+    mutating func readGemma3(metadata: GGUFMetadata) throws {
         let name = architecture.rawValue
+        let keys = Keys(metadata: metadata, prefix: name)
         if metadata.contains("\(name).attention.sliding_window") {
             let window = try keys.count("attention.sliding_window")
             slidingWindow = window
