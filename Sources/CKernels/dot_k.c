@@ -440,8 +440,17 @@ A2 static inline __m256i pow3_lanes(int lo, int hi) {
     return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)lo)), _mm_set1_epi16((short)hi), 1);
 }
 
+/// The TQ formats' float epilogue in ggml's order (its AVX2 vec_dot, which its AVX-512 builds run
+/// too): lane k of the block's integer sums (bytes 4k..4k+3 of every vector, as here) minus
+/// bsums[2k] + bsums[2k+1], then acc = fma(lane, d_a * d_w, acc) lane by lane. With the lanes as
+/// they are, this makes the AVX2 kernels bit-identical with llama.cpp's, for no extra work.
+A2 static inline __m256 tq_lanes_avx2(__m256 acc, __m256i isum, const int16_t *bsums, float d) {
+    const __m256i pairs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), _mm256_set1_epi16(1));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum, pairs)), _mm256_set1_ps(d), acc);
+}
+
 A2 static float dot_tq1_0_avx2(size_t nb, const blk_tq1_0 *x, const blk_q8_K *y) {
-    float sum = 0.0f;
+    __m256 acc = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i p_qh = _mm256_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27, 1, 1, 3, 3, 9, 9, 27, 27);
     for (size_t i = 0; i < nb; i++) {
@@ -466,15 +475,13 @@ A2 static float dot_tq1_0_avx2(size_t nb, const blk_tq1_0 *x, const blk_q8_K *y)
         for (int k = 0; k < 3; k++) {
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(trits_256(v[k]), load256(a + 160 + 32 * k)), ones));
         }
-        int total = hsum_epi32_256(isum);
-        for (int j = 0; j < 16; j++) total -= y[i].bsums[j];
-        sum += (loco_half_f16c(x[i].d) * y[i].d) * (float)total;
+        acc = tq_lanes_avx2(acc, isum, y[i].bsums, y[i].d * loco_half_f16c(x[i].d));
     }
-    return sum;
+    return hsum_ps_256(acc);
 }
 
 A2 static float dot_tq2_0_avx2(size_t nb, const blk_tq2_0 *x, const blk_q8_K *y) {
-    float sum = 0.0f;
+    __m256 acc = _mm256_setzero_ps();
     const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
     for (size_t i = 0; i < nb; i++) {
         loco_prefetch(&x[i], sizeof x[i]);
@@ -486,11 +493,9 @@ A2 static float dot_tq2_0_avx2(size_t nb, const blk_tq2_0 *x, const blk_q8_K *y)
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(u, load256(y[i].qs + 128 * h + 32 * l)), ones));
             }
         }
-        int total = hsum_epi32_256(isum);
-        for (int j = 0; j < 16; j++) total -= y[i].bsums[j];
-        sum += (loco_half_f16c(x[i].d) * y[i].d) * (float)total;
+        acc = tq_lanes_avx2(acc, isum, y[i].bsums, y[i].d * loco_half_f16c(x[i].d));
     }
-    return sum;
+    return hsum_ps_256(acc);
 }
 
 #undef A2

@@ -276,6 +276,61 @@ static inline float repacked_q2_K(size_t nb, const blk_q2_K *x, const blk_q8_K *
     return acc - acc_m;
 }
 
+// MARK: - TQ1_0 / TQ2_0 (ggml's AVX2 vec_dot, which its AVX-512 builds run too)
+//
+// Eight int32 lanes per super-block, lane k holding bytes 4k..4k+3 of every 32-byte vector of
+// trits against the activations they meet, minus bsums[2k] + bsums[2k+1] (the -1 of every value,
+// taken back from the lanes as ggml's vpsubw does, not from the lanes the values went to); then
+// acc[k] = fma((float)lane, d_a * d_w, acc[k]) (the source's multiply and add, which GCC fuses
+// in llama-cpp-python's build); the lanes added as hsum8_ggml.
+
+/// ggml's trit l (0..4) of a TQ1_0 byte: the top two bits of 3 * (q * 3^l mod 256), 0..2.
+static inline int tq1_trit(uint8_t q, int l) {
+    static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+    return ((uint16_t)(uint8_t)(q * pow3[l]) * 3) >> 8;
+}
+
+static inline void tq1_0_lanes(const blk_tq1_0 *x, const blk_q8_K *y, int32_t lane[8]) {
+    for (int k = 0; k < 8; k++) lane[k] = 0;
+    // The first 32 bytes, five trits each: trit l of byte p meets activation 32 l + p.
+    for (int l = 0; l < 5; l++)
+        for (int p = 0; p < 32; p++) lane[p / 4] += tq1_trit(x->qs[p], l) * y->qs[32 * l + p];
+    // The last 16 bytes: trits 0 and 1 in one vector (low and high halves), 2 and 3, then 4 beside
+    // the four qh bytes' trits (byte i: trit i / 4 of qh[i % 4]); activations 160 on, in order.
+    for (int v = 0; v < 3; v++)
+        for (int h = 0; h < 2; h++)
+            for (int i = 0; i < 16; i++) {
+                const int trit = v == 2 && h == 1 ? tq1_trit(x->qh[i % 4], i / 4) : tq1_trit(x->qs[32 + i], 2 * v + h);
+                lane[4 * h + i / 4] += trit * y->qs[160 + 32 * v + 16 * h + i];
+            }
+    for (int k = 0; k < 8; k++) lane[k] -= y->bsums[2 * k] + y->bsums[2 * k + 1];
+}
+
+static inline void tq2_0_lanes(const blk_tq2_0 *x, const blk_q8_K *y, int32_t lane[8]) {
+    for (int k = 0; k < 8; k++) lane[k] = 0;
+    for (int j = 0; j < 64; j += 32)
+        for (int l = 0; l < 4; l++)
+            for (int p = 0; p < 32; p++) lane[p / 4] += ((x->qs[j + p] >> (2 * l)) & 3) * y->qs[4 * j + 32 * l + p];
+    for (int k = 0; k < 8; k++) lane[k] -= y->bsums[2 * k] + y->bsums[2 * k + 1];
+}
+
+#define LOCO_TQ_VEC_DOT(T)                                                                          \
+    float loco_ggml_vec_dot_##T##_q8_K(size_t n, const void *w, const void *a) {                      \
+        const blk_##T *x = w;                                                                       \
+        const blk_q8_K *y = a;                                                                      \
+        float acc[8] = {0};                                                                         \
+        for (size_t i = 0; i < n / LOCO_QK_K; i++) {                                                \
+            int32_t lane[8];                                                                        \
+            T##_lanes(&x[i], &y[i], lane);                                                          \
+            const float d = y[i].d * F16(x[i].d);                                                   \
+            for (int k = 0; k < 8; k++) acc[k] = fmaf((float)lane[k], d, acc[k]);                   \
+        }                                                                                           \
+        return hsum8_ggml(acc);                                                                     \
+    }
+
+LOCO_TQ_VEC_DOT(tq1_0)
+LOCO_TQ_VEC_DOT(tq2_0)
+
 float loco_ggml_gemv_dot_q2_K_q8_K(size_t n, const void *w, const void *a) { return repacked_q2_K(n / LOCO_QK_K, w, a, 1); }
 float loco_ggml_gemm_dot_q2_K_q8_K(size_t n, const void *w, const void *a) { return repacked_q2_K(n / LOCO_QK_K, w, a, 2); }
 

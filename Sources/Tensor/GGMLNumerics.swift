@@ -257,6 +257,8 @@ enum GGMLNumerics {
         case .q3_K: count >= tiledMinimumCount ? loco_ggml_tiled_dot_q3_K_q8_K : loco_ggml_vec_dot_q3_K_q8_K
         case .q5_K: count >= tiledMinimumCount ? loco_ggml_tiled_dot_q5_K_q8_K : loco_ggml_vec_dot_q5_K_q8_K
         case .q6_K: count >= tiledMinimumCount ? loco_ggml_tiled_dot_q6_K_q8_K : loco_ggml_vec_dot_q6_K_q8_K
+        case .tq1_0: loco_ggml_vec_dot_tq1_0_q8_K
+        case .tq2_0: loco_ggml_vec_dot_tq2_0_q8_K
         default: nil
         }
     }

@@ -140,7 +140,7 @@ import Testing
     /// K-quant products with `Numerics.llamaCpp` against ggml-cpu's own MUL_MAT (`ggml_peer.py
     /// mul-mat`, weights not repacked: `vec_dot` below 8 input rows, the tiled GEMM from 8), bit
     /// for bit, with the SIMD variants and with the portable C ones.
-    @Test(arguments: [GGMLType.q3_K, .q5_K, .q6_K])
+    @Test(arguments: [GGMLType.q3_K, .q5_K, .q6_K, .tq1_0, .tq2_0])
     func kQuantProductsMatchGGML(_ type: GGMLType) throws {
         guard Peers.pythonHas("llama_cpp") else { #expect(!Peers.required, "llama-cpp-python is required"); return }
         let dir = try Repository.temporaryDirectory()

@@ -134,6 +134,9 @@ float loco_ggml_gemm_dot_q4_K_q8_K(size_t n, const void *w, const void *a);
 /// The same for Q2_K (`q2_K_8x8`, which ggml chooses only on CPUs with AVX-512).
 float loco_ggml_gemv_dot_q2_K_q8_K(size_t n, const void *w, const void *a);
 float loco_ggml_gemm_dot_q2_K_q8_K(size_t n, const void *w, const void *a);
+/// TQ1_0 / TQ2_0 in ggml's vec_dot order (its AVX2 code, which every x86 build runs).
+float loco_ggml_vec_dot_tq1_0_q8_K(size_t n, const void *w, const void *a);
+float loco_ggml_vec_dot_tq2_0_q8_K(size_t n, const void *w, const void *a);
 
 /// Dequantize a row to floats, bit-identical with ggml's dequantize_row_* in every variant (same
 /// float operations in the same order, no fused multiply-add).
