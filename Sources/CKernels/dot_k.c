@@ -351,7 +351,6 @@ static const uint8_t q6_scale_pick[4][32] __attribute__((aligned(32))) = {
 /// once for all inputs; each input gets the same operations whatever `count` is.
 A2 __attribute__((always_inline)) static inline void q6_rows_avx2(size_t nb, const uint8_t *w, size_t row_bytes, size_t rows, const blk_q8_K *const *y,
                                    int count, float *out, size_t ldo) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     for (size_t r = 0; r < rows; r++) {
         const blk_q6_K *x = (const blk_q6_K *)(w + r * row_bytes);
         __m256 acc[4];
@@ -372,10 +371,7 @@ A2 __attribute__((always_inline)) static inline void q6_rows_avx2(size_t nb, con
                 const __m256i qh = load256(x[i].qh + 32 * h);
                 // Unsigned 6-bit values (the -32 comes back through the bsums).
                 __m256i u[4];
-                u[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-                u[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-                u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
-                u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+                loco_q6_K_unpack_avx2(ql0, ql1, qh, u);
                 for (int k = 0; k < 4; k++) {
                     const __m256i scale = _mm256_shuffle_epi8(half[h], load256(q6_scale_pick[k]));
                     for (int t = 0; t < count; t++)

@@ -342,7 +342,6 @@ A2 static inline __m256i load256(const void *p) { return _mm256_loadu_si256((con
 
 /// The 8 lanes of q6_K_lanes_scalar.
 A2 static inline __m256i q6_K_lanes_avx2(const blk_q6_K *x, const blk_q8_K *y) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     const __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
     const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
     // 32 * (bsums[2k] * sc[2k] + bsums[2k+1] * sc[2k+1]) in lane k.
@@ -352,10 +351,7 @@ A2 static inline __m256i q6_K_lanes_avx2(const blk_q6_K *x, const blk_q8_K *y) {
         const __m256i ql0 = load256(x->ql + 64 * h), ql1 = load256(x->ql + 64 * h + 32);
         const __m256i qh = load256(x->qh + 32 * h);
         __m256i u[4];
-        u[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-        u[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-        u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
-        u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+        loco_q6_K_unpack_avx2(ql0, ql1, qh, u);
         for (int g = 0; g < 4; g++) {
             const int s = 8 * h + 2 * g;
             const __m256i scales = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(x->scales[s])),

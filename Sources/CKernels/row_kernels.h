@@ -27,6 +27,16 @@ __attribute__((target("f16c"))) static inline float loco_half_f16c(uint16_t h) {
 static inline void loco_prefetch(const void *p, size_t bytes) {
     for (size_t off = 0; off < bytes; off += 64) _mm_prefetch((const char *)p + 1024 + off, _MM_HINT_T0);
 }
+
+/// Q6_K, half a super-block (`ql0`, `ql1`: its 64 bytes of low nibbles; `qh`: its 32 bytes of high
+/// bits) -> its 128 unsigned 6-bit values (the stored value + 32), 32 to a register, in order.
+__attribute__((target("avx2"))) static inline void loco_q6_K_unpack_avx2(__m256i ql0, __m256i ql1, __m256i qh, __m256i u[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    u[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+    u[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+    u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
+    u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+}
 #endif
 
 #if defined(__aarch64__)

@@ -135,6 +135,8 @@ public final class BatchDecoder {
     private let prefillState: ForwardState
     /// Whether every product of the model runs on quantized kernels (see ``prefill(_:prompts:)``).
     private let allQuantized: Bool
+    /// The matrices of every block (what ``prefill(_:prompts:)`` asks about).
+    private let blockMatrices: [WeightMatrix]
 
     public init(model: Model, pool: ComputePool = .shared) {
         self.model = model
@@ -147,10 +149,10 @@ public final class BatchDecoder {
         state = scratch()
         state.matmul.rowInvariant = true
         prefillState = scratch()
-        allQuantized = model.output.isQuantized
-            && model.layers.allSatisfy { layer in
-                [layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down].allSatisfy(\.isQuantized)
-            }
+        blockMatrices = model.layers.flatMap { layer in
+            [layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down]
+        }
+        allQuantized = model.output.isQuantized && blockMatrices.allSatisfy(\.isQuantized)
     }
 
     /// Prompts one shared prefill pass takes at most. The last block's feed-forward layer and
@@ -197,9 +199,7 @@ public final class BatchDecoder {
         var shared: [Int] = []
         // A prompt shares a pass only where it alone would take the panel form in every product
         // too (the same bits either way).
-        let panelMinimum = model.layers.flatMap { layer in
-            [layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down].map(\.panelMinimum)
-        }.max() ?? WeightMatrix.panelMinimumCount
+        let panelMinimum = blockMatrices.map(\.panelMinimum).max() ?? WeightMatrix.panelMinimumCount
         for (s, (session, prompt)) in zip(sessions, prompts).enumerated() {
             if allQuantized, session.numerics == .fast, session.adapters == nil,
                prompt.count >= panelMinimum, prompt.count <= min(session.batchSize, Self.prefillRows) {

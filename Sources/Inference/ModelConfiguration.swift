@@ -109,8 +109,6 @@ public struct ModelConfiguration: Sendable, Equatable {
     /// on five of every six blocks (`attention.sliding_window_pattern`, a period or a per-block
     /// array of booleans), local RoPE base 10000 unless `rope.freq_base_swa` says otherwise, queries
     /// scaled by 1 / sqrt(head dimension) (1 / sqrt(width / heads) for the 62-block 27B).
-    /// Gemma 3's keys: the sliding window, its pattern and RoPE base, the attention scale of the
-    /// 27B model, the final logit soft-cap.
     mutating func readGemma3(metadata: GGUFMetadata) throws {
         let name = architecture.rawValue
         let keys = Keys(metadata: metadata, prefix: name)

@@ -172,14 +172,9 @@ public struct WeightMatrix: Sendable {
     /// inputs: on the 0.85B Q4_K_M model (Zen 4, one thread) they prefill at 61 tokens/s from 4 to
     /// 64 inputs, where the panel form gives 37 at 16, 50 at 32 and 63 at 64.
     package var panelMinimum: Int {
-        [.q4_K, .q5_K, .q6_K].contains(type) && Self.kMultiUnpacksOnce ? 64 : Self.panelMinimumCount
-    }
-
-    /// Whether the K formats' several-input kernels unpack the weights once (the AVX2 set); the
-    /// other sets run the one-row kernel per input.
-    static var kMultiUnpacksOnce: Bool {
-        let f = loco_cpu_features(), avx2 = UInt32(LOCO_CPU_AVX2 | LOCO_CPU_FMA | LOCO_CPU_F16C)
-        return f & avx2 == avx2 && f & UInt32(LOCO_CPU_AVX512F | LOCO_CPU_AVX512BW) != UInt32(LOCO_CPU_AVX512F | LOCO_CPU_AVX512BW)
+        // The AVX2 set is where those kernels unpack once; the other sets run the one-row kernel
+        // per input (CKernels' `multi_k`).
+        [.q4_K, .q5_K, .q6_K].contains(type) && Self.threadKernelSet == .avx2 ? 64 : Self.panelMinimumCount
     }
 
     /// Whether products go through the quantized kernels (not BLAS): their rows are computed one
@@ -227,7 +222,7 @@ public struct WeightMatrix: Sendable {
             let rowBytes = storage.rowBytes
             let activationBytes = activationFormat.rowBytes(columns)
             let base = storage.base
-            if type == .q4_0, ggml ? rows % 8 == 0 : Self.hasAVX2 {
+            if type == .q4_0, ggml ? rows % 8 == 0 : [.avx2, .avx512].contains(Self.threadKernelSet) {
                 // Q4_0 in ggml's repacked order: llama.cpp's order for a matrix of whole groups of
                 // 8 rows, and the fastest product on x86 below the panel form; every input row on
                 // its own, so a row's bits never depend on the others (batched decoding).
@@ -270,11 +265,9 @@ public struct WeightMatrix: Sendable {
         }
     }
 
-    /// Whether the kernel set running on this thread has AVX2 (with FMA and F16C).
-    static var hasAVX2: Bool {
-        let avx2 = UInt32(LOCO_CPU_AVX2 | LOCO_CPU_FMA | LOCO_CPU_F16C)
-        return loco_cpu_features() & avx2 == avx2
-    }
+    /// The kernel set running on this thread (the process's, lowered by a test's thread mask or
+    /// by ``Numerics/llamaCpp``'s kernel features).
+    static var threadKernelSet: KernelSet { KernelSet(features: loco_cpu_features()) }
 
     // MARK: Rows
 
